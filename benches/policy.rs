@@ -1,0 +1,2 @@
+//! Policy engine benchmark (being built).
+fn main() {}

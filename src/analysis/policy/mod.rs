@@ -1,0 +1,199 @@
+//! Strict parser and evaluator for ECR repository and registry policies.
+//!
+//! Owns the verdict: given policy text, the repository (or registry) it is attached to and
+//! the trust zone, decide whether anyone outside the trust zone can reach a
+//! repository-scoped ECR action, how (public or cross-account) and at which level.
+//! The normative specification is `shared/docs/policy-semantics.md`.
+//!
+//! Pure code: no I/O, no clock, no globals. The same text always gives the same verdict,
+//! in the daemon, in `scan --once` and in the offline `check` gate.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+/// Highest level of repository access reachable from outside the trust zone.
+///
+/// Ordered so that `max` gives the worst level; `None` iff nothing is exposed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    #[default]
+    None,
+    Read,
+    Write,
+    Admin,
+}
+
+impl Access {
+    /// Stable label value for metrics and JSON.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            Access::None => "none",
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Admin => "admin",
+        }
+    }
+}
+
+/// Registry permission scope: decides which actions a registry policy governs (spec §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RegistryScope {
+    V1,
+    #[default]
+    V2,
+}
+
+impl RegistryScope {
+    /// Stable label value for metrics and JSON.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            RegistryScope::V1 => "v1",
+            RegistryScope::V2 => "v2",
+        }
+    }
+}
+
+/// Who is inside the trust zone. The owner account is always trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trust {
+    /// Account that owns the repository or registry.
+    pub owner_account: String,
+    /// Further trusted 12-digit account ids.
+    pub trusted_accounts: BTreeSet<String>,
+    /// Trusted organization ids (`o-...`), proven by `aws:PrincipalOrgID`/`OrgPaths` conditions.
+    pub trusted_orgs: BTreeSet<String>,
+}
+
+/// What the policy is attached to: the resource the evaluator matches `Resource` against.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A repository policy; `tags` are known in the daemon and unknown (`None`) offline.
+    Repository {
+        arn: &'a str,
+        tags: Option<&'a BTreeMap<String, String>>,
+    },
+    /// A registry policy of one account and region.
+    Registry {
+        account_id: &'a str,
+        region: &'a str,
+        scope: RegistryScope,
+    },
+}
+
+/// The verdict for one policy (spec §1 outputs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Verdict {
+    pub public: bool,
+    pub cross_account: bool,
+    pub access: Access,
+    /// Only a fixed SourceIp/SourceVpc/SourceVpce keeps some grant from being public.
+    pub network_restricted: bool,
+    /// One entry per exposing grant, in statement order.
+    pub grants: Vec<Grant>,
+}
+
+/// One exposing grant and why nothing in the policy stops it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Zero-based index into `Statement`.
+    pub statement: usize,
+    pub sid: Option<String>,
+    pub audience: Audience,
+    /// ECR actions reachable through this statement, `ecr:Name` form, sorted.
+    pub actions: Vec<String>,
+    pub access: Access,
+    pub public: bool,
+    pub network_restricted: bool,
+    /// Plain-language reasons, e.g. why a condition does not restrict.
+    pub explanation: Vec<String>,
+}
+
+/// Who outside the trust zone the grant reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Audience {
+    /// Any authenticated principal in any account.
+    Everyone,
+    /// A named account outside the trust zone.
+    Account { account_id: String },
+    /// Members of an organization outside the trust zone.
+    Organization { org_id: String },
+    /// An AWS service acting for accounts outside the trust zone.
+    Service { service: String },
+}
+
+/// Why a policy could not be analysed; `code` is a bounded, stable identifier.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message} (at {path})")]
+pub struct PolicyError {
+    pub code: ErrorCode,
+    /// Path of the offending element, e.g. `Statement[2].Condition.StringLike`; empty for the root.
+    pub path: String,
+    pub message: String,
+}
+
+/// Stable parse/validation error codes (metric- and JSON-safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidJson,
+    DuplicateKey,
+    TooLarge,
+    TooDeep,
+    InvalidStructure,
+    UnknownKey,
+    MissingKey,
+    InvalidVersion,
+    InvalidEffect,
+    InvalidPrincipal,
+    InvalidAction,
+    InvalidResource,
+    InvalidCondition,
+    UnknownOperator,
+}
+
+impl ErrorCode {
+    /// Stable label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::DuplicateKey => "duplicate_key",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::TooDeep => "too_deep",
+            ErrorCode::InvalidStructure => "invalid_structure",
+            ErrorCode::UnknownKey => "unknown_key",
+            ErrorCode::MissingKey => "missing_key",
+            ErrorCode::InvalidVersion => "invalid_version",
+            ErrorCode::InvalidEffect => "invalid_effect",
+            ErrorCode::InvalidPrincipal => "invalid_principal",
+            ErrorCode::InvalidAction => "invalid_action",
+            ErrorCode::InvalidResource => "invalid_resource",
+            ErrorCode::InvalidCondition => "invalid_condition",
+            ErrorCode::UnknownOperator => "unknown_operator",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Parse and evaluate `text` for `subject` against the trust zone.
+///
+/// Never panics on any input; malformed policies return a [`PolicyError`].
+pub fn analyze(text: &str, subject: &Subject<'_>, trust: &Trust) -> Result<Verdict, PolicyError> {
+    // Placeholder until the evaluator lands: refuses rather than guessing "safe".
+    let _ = (text, subject, trust);
+    Err(PolicyError {
+        code: ErrorCode::InvalidStructure,
+        path: String::new(),
+        message: "policy evaluator not built yet".to_string(),
+    })
+}

@@ -1,0 +1,1 @@
+//! iac (being built).
