@@ -99,3 +99,22 @@ pub struct TargetFacts {
     pub repositories: Vec<RepositoryFacts>,
     pub registry: Option<RegistryFacts>,
 }
+
+/// Why a whole target could not be scanned: bounded `code`, human `message`.
+///
+/// Codes: `assume_role_failed`, `access_denied`, `throttled`, `timeout`, `region_unavailable`,
+/// `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetError {
+    pub code: String,
+    pub message: String,
+}
+
+/// The result of scanning one target in one cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetOutcome {
+    pub target: TargetId,
+    /// Facts on success; on failure the previous findings must be kept, never resolved.
+    pub result: Result<TargetFacts, TargetError>,
+    pub duration_seconds: f64,
+}
