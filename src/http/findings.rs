@@ -1,0 +1,261 @@
+//! `/findings`: the open findings of the last snapshot as JSON lines, filterable by
+//! `account_id`, `region`, `scope` and `finding`.
+//!
+//! One object per line (`application/x-ndjson`): a repository or registry record with the
+//! analysed report (as `scan --once` prints it) plus its open findings, each with first-seen
+//! time and suppression. Only records with at least one open finding are listed (suppressed
+//! ones included, marked). Records of a target whose last scan failed carry `"stale": true`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::analysis::{FindingKind, Scope};
+use crate::snapshot::{OpenFinding, Snapshot, TargetSnapshot};
+
+/// Query filters; all given ones must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingsFilter {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub scope: Option<Scope>,
+    pub finding: Option<FindingKind>,
+}
+
+impl FindingsFilter {
+    /// Parse a query string; unknown parameters and values are errors (a typo must not silently
+    /// return everything).
+    pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let mut f = FindingsFilter::default();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v).ok_or_else(|| format!("{k}: bad percent-encoding"))?;
+            match k {
+                "account_id" => f.account_id = Some(v),
+                "region" => f.region = Some(v),
+                "scope" => {
+                    f.scope = Some(match v.as_str() {
+                        "public" => Scope::Public,
+                        "cross_account" => Scope::CrossAccount,
+                        _ => {
+                            return Err(format!(
+                                "scope: expected public or cross_account, got {v:?}"
+                            ));
+                        }
+                    })
+                }
+                "finding" => {
+                    f.finding = Some(FindingKind::from_label(&v).ok_or_else(|| {
+                        let all: Vec<_> = FindingKind::ALL.iter().map(|k| k.as_label()).collect();
+                        format!("finding: expected one of {}, got {v:?}", all.join(", "))
+                    })?)
+                }
+                other => {
+                    return Err(format!(
+                        "unknown parameter {other:?} (account_id, region, scope, finding)"
+                    ));
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    fn matches_target(&self, t: &TargetSnapshot) -> bool {
+        self.account_id
+            .as_ref()
+            .is_none_or(|a| *a == t.target.account_id)
+            && self.region.as_ref().is_none_or(|r| *r == t.target.region)
+    }
+
+    fn matches_findings(&self, findings: &[&OpenFinding]) -> bool {
+        let kind_ok = self
+            .finding
+            .is_none_or(|k| findings.iter().any(|f| f.finding.key.kind == k));
+        let scope_ok = self
+            .scope
+            .is_none_or(|s| findings.iter().any(|f| finding_scope(f) == Some(s)));
+        kind_ok && scope_ok
+    }
+}
+
+fn finding_scope(f: &OpenFinding) -> Option<Scope> {
+    match f.finding.key.kind {
+        FindingKind::PublicExposure => Some(Scope::Public),
+        FindingKind::CrossAccountExposure => Some(Scope::CrossAccount),
+        FindingKind::RegistryExposure => match f.finding.key.detail.as_str() {
+            "public" => Some(Scope::Public),
+            "cross_account" => Some(Scope::CrossAccount),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    finding: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
+    first_seen: String,
+    suppressed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression_expires: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression_reason: Option<&'a str>,
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+fn finding_out(f: &OpenFinding, now: OffsetDateTime) -> FindingOut<'_> {
+    let k = &f.finding.key;
+    let s = f.suppression.as_ref();
+    FindingOut {
+        finding: k.kind.as_label(),
+        tag_key: (k.kind == FindingKind::MissingTag).then_some(k.detail.as_str()),
+        access: f.finding.access.map(|a| a.as_label()),
+        reason: f.finding.reason.map(|r| r.as_label()),
+        first_seen: rfc3339(f.first_seen),
+        suppressed: f.suppressed_at(now).is_some(),
+        suppression_expires: s.map(|s| rfc3339(s.expires)),
+        suppression_reason: s.map(|s| s.reason.as_str()),
+    }
+}
+
+/// Render the matching records as JSON lines.
+pub fn render(snapshot: &Snapshot, filter: &FindingsFilter, now: OffsetDateTime) -> String {
+    let mut out = String::new();
+    for t in snapshot
+        .targets
+        .values()
+        .filter(|t| filter.matches_target(t))
+    {
+        // Findings grouped by repository ("" = registry), in key order.
+        let mut groups: Vec<(&str, Vec<&OpenFinding>)> = Vec::new();
+        for f in t.findings.iter() {
+            let repo = f.finding.key.repository.as_str();
+            match groups.last_mut() {
+                Some((r, v)) if *r == repo => v.push(f),
+                _ => groups.push((repo, vec![f])),
+            }
+        }
+        for (repo, findings) in groups {
+            if !filter.matches_findings(&findings) {
+                continue;
+            }
+            let mut record = Map::new();
+            let base = t.report.as_ref().and_then(|r| {
+                if repo.is_empty() {
+                    r.registry
+                        .as_ref()
+                        .and_then(|g| serde_json::to_value(g).ok())
+                } else {
+                    r.repositories
+                        .iter()
+                        .find(|x| x.repository == repo)
+                        .and_then(|x| serde_json::to_value(x).ok())
+                }
+            });
+            record.insert(
+                "kind".into(),
+                Value::from(if repo.is_empty() {
+                    "registry"
+                } else {
+                    "repository"
+                }),
+            );
+            record.insert(
+                "account_id".into(),
+                Value::from(t.target.account_id.clone()),
+            );
+            record.insert("region".into(), Value::from(t.target.region.clone()));
+            if !repo.is_empty() {
+                record.insert("repository".into(), Value::from(repo));
+            }
+            if let Some(Value::Object(map)) = base {
+                for (k, v) in map {
+                    record.entry(k).or_insert(v);
+                }
+            }
+            record.insert(
+                "stale".into(),
+                Value::from(t.is_stale() || t.report.is_none()),
+            );
+            record.insert(
+                "findings".into(),
+                serde_json::to_value(
+                    findings
+                        .iter()
+                        .map(|f| finding_out(f, now))
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or(Value::Null),
+            );
+            if let Ok(line) = serde_json::to_string(&Value::Object(record)) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_parsing() {
+        let f = FindingsFilter::parse(Some(
+            "account_id=111111111111&region=eu-west-1&scope=public&finding=missing_tag",
+        ))
+        .unwrap();
+        assert_eq!(f.account_id.as_deref(), Some("111111111111"));
+        assert_eq!(f.scope, Some(Scope::Public));
+        assert_eq!(f.finding, Some(FindingKind::MissingTag));
+        assert!(FindingsFilter::parse(Some("scope=everyone")).is_err());
+        assert!(FindingsFilter::parse(Some("finding=bad")).is_err());
+        assert!(FindingsFilter::parse(Some("acount_id=1")).is_err());
+        assert_eq!(
+            FindingsFilter::parse(Some("region=eu%2Dwest-1"))
+                .unwrap()
+                .region
+                .as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            FindingsFilter::parse(None).unwrap(),
+            FindingsFilter::default()
+        );
+    }
+}
