@@ -1040,6 +1040,19 @@ fn build() -> Vec<Case> {
     )
     .nothing();
     t.case(
+        "for_any_value_equals_exact_trusted_path",
+        paths(
+            "ForAnyValue:StringEquals",
+            r#""o-trusted123/r-ab12/ou-ab12-11111111/""#,
+        ),
+    )
+    .nothing();
+    t.case(
+        "for_all_values_not_like_is_public",
+        paths("ForAllValues:StringNotLike", r#""o-other12345/*""#),
+    )
+    .public(Read);
+    t.case(
         "for_all_values_never_restricts",
         paths("ForAllValues:StringLike", r#""o-trusted123/*""#),
     )
@@ -1153,6 +1166,11 @@ fn build() -> Vec<Case> {
     )
     .cross(Read);
     t.case(
+        "string_like_question_mark_account_is_public",
+        parn("StringLike", r#""arn:aws:iam::????????????:root""#),
+    )
+    .public(Read);
+    t.case(
         "arn_not_like_owner_on_allow_is_public",
         parn("ArnNotLike", r#""arn:aws:iam::111111111111:*""#),
     )
@@ -1251,6 +1269,52 @@ fn build() -> Vec<Case> {
     )
     .public(Read);
     t.case(
+        "binary_equals_on_free_key",
+        star_pull_if(r#"{"BinaryEquals":{"aws:UserAgent":"QmluYXJ5"}}"#),
+    )
+    .public(Read);
+    t.case(
+        "string_not_like_if_exists_on_free_key",
+        star_pull_if(r#"{"StringNotLikeIfExists":{"aws:UserAgent":"*bot*"}}"#),
+    )
+    .public(Read);
+    t.case(
+        "date_greater_than_equals_if_exists",
+        star_pull_if(
+            r#"{"DateGreaterThanEqualsIfExists":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}"#,
+        ),
+    )
+    .public(Read);
+    t.case(
+        "for_any_value_numeric_on_free_key",
+        star_pull_if(r#"{"ForAnyValue:NumericLessThanEquals":{"aws:EpochTime":99999999999}}"#),
+    )
+    .public(Read);
+    t.case(
+        "arn_not_equals_source_arn_is_public",
+        star_pull_if(
+            r#"{"ArnNotEquals":{"aws:SourceArn":"arn:aws:codebuild:us-east-1:111111111111:project/x"}}"#,
+        ),
+    )
+    .public(Read);
+    t.case(
+        "unparsable_date_matches_nothing",
+        star_pull_if(r#"{"DateLessThan":{"aws:CurrentTime":"not-a-date"}}"#),
+    )
+    .nothing();
+    t.case(
+        "deny_unparsable_number_never_applies",
+        pol(&[
+            allow(STAR, PULL),
+            deny_if(
+                STAR,
+                r#""ecr:*""#,
+                r#"{"NumericGreaterThan":{"aws:EpochTime":"soon"}}"#,
+            ),
+        ]),
+    )
+    .public(Read);
+    t.case(
         "requested_region_is_repository_region",
         star_pull_if(r#"{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}"#),
     )
@@ -1304,6 +1368,11 @@ fn build() -> Vec<Case> {
     let ip = |op: &str, v: &str| star_pull_if(&format!(r#"{{"{op}":{{"aws:SourceIp":{v}}}}}"#));
     t.case("ipv4_slash24", ip("IpAddress", r#""203.0.113.0/24""#))
         .net(Read);
+    t.case(
+        "key_name_case_insensitive_source_ip",
+        star_pull_if(r#"{"IpAddress":{"AWS:SOURCEIP":"203.0.113.0/24"}}"#),
+    )
+    .net(Read);
     t.case(
         "ipv4_slash8_is_narrow_enough",
         ip("IpAddress", r#""10.0.0.0/8""#),
@@ -1441,6 +1510,23 @@ fn build() -> Vec<Case> {
         ),
     )
     .cross(Read);
+    t.case(
+        "named_stranger_with_owner_account_condition",
+        pol(&[allow_if(
+            P_STRANGER,
+            PULL,
+            r#"{"StringEquals":{"aws:PrincipalAccount":"111111111111"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "allow_not_principal_limited_to_trusted_org",
+        pol(&[
+            r#"{"Effect":"Allow","NotPrincipal":{"AWS":"333333333333"},"Action":"ecr:*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-trusted123"}}}"#
+                .to_string(),
+        ]),
+    )
+    .nothing();
     t.case(
         "two_statements_take_the_worst",
         pol(&[
@@ -1673,6 +1759,19 @@ fn build() -> Vec<Case> {
                 STAR,
                 r#""ecr:*""#,
                 &format!(r#","Resource":"{REPO}""#),
+            ),
+        ]),
+    )
+    .nothing();
+    t.case(
+        "deny_not_resource_other_covers_this_repository",
+        pol(&[
+            allow(STAR, PULL),
+            stmt(
+                "Deny",
+                STAR,
+                r#""ecr:*""#,
+                r#","NotResource":"arn:aws:ecr:us-east-1:111111111111:repository/other""#,
             ),
         ]),
     )
@@ -2006,6 +2105,16 @@ fn build() -> Vec<Case> {
         format!(r#"{{"Version":null,"Statement":[{good}]}}"#),
     )
     .err(&[InvalidVersion]);
+    t.case(
+        "version_with_trailing_space",
+        format!(r#"{{"Version":"2012-10-17 ","Statement":[{good}]}}"#),
+    )
+    .err(&[InvalidVersion]);
+    t.case(
+        "id_is_number",
+        format!(r#"{{"Id":7,"Statement":[{good}]}}"#),
+    )
+    .err(&[InvalidStructure]);
     t.case(
         "empty_statement_array",
         r#"{"Version":"2012-10-17","Statement":[]}"#,
