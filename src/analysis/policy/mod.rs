@@ -8,9 +8,19 @@
 //! Pure code: no I/O, no clock, no globals. The same text always gives the same verdict,
 //! in the daemon, in `scan --once` and in the offline `check` gate.
 
+pub mod actions;
+mod condition;
+mod eval;
+mod glob;
+mod json;
+pub mod parse;
+mod principal;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
+
+pub use parse::{MAX_POLICY_BYTES, Policy as ParsedPolicy};
 
 /// Highest level of repository access reachable from outside the trust zone.
 ///
@@ -95,6 +105,10 @@ pub struct Verdict {
     pub network_restricted: bool,
     /// One entry per exposing grant, in statement order.
     pub grants: Vec<Grant>,
+    /// Remarks that do not change the verdict but that a reader should know (unrecognised
+    /// principals, statements whose Resource does not match, tag-dependent conditions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// One exposing grant and why nothing in the policy stops it.
@@ -155,6 +169,8 @@ pub enum ErrorCode {
     InvalidResource,
     InvalidCondition,
     UnknownOperator,
+    /// The policy would need more evaluation work than the per-policy budget allows.
+    TooComplex,
 }
 
 impl ErrorCode {
@@ -175,6 +191,7 @@ impl ErrorCode {
             ErrorCode::InvalidResource => "invalid_resource",
             ErrorCode::InvalidCondition => "invalid_condition",
             ErrorCode::UnknownOperator => "unknown_operator",
+            ErrorCode::TooComplex => "too_complex",
         }
     }
 }
@@ -189,11 +206,24 @@ impl std::fmt::Display for ErrorCode {
 ///
 /// Never panics on any input; malformed policies return a [`PolicyError`].
 pub fn analyze(text: &str, subject: &Subject<'_>, trust: &Trust) -> Result<Verdict, PolicyError> {
-    // Placeholder until the evaluator lands: refuses rather than guessing "safe".
-    let _ = (text, subject, trust);
-    Err(PolicyError {
-        code: ErrorCode::InvalidStructure,
-        path: String::new(),
-        message: "policy evaluator not built yet".to_string(),
-    })
+    let policy = parse(text)?;
+    evaluate(&policy, subject, trust)
 }
+
+/// Strict parse only (spec §2): split from [`evaluate`] so that each can be timed and fuzzed
+/// alone, and so that one parsed policy can be judged against several subjects.
+pub fn parse(text: &str) -> Result<ParsedPolicy<'_>, PolicyError> {
+    parse::parse(text)
+}
+
+/// Verdict for an already parsed policy. Errs only with [`ErrorCode::TooComplex`].
+pub fn evaluate(
+    policy: &ParsedPolicy<'_>,
+    subject: &Subject<'_>,
+    trust: &Trust,
+) -> Result<Verdict, PolicyError> {
+    eval::evaluate(policy, subject, trust)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,338 @@
+//! The ECR action table (spec §3) and action-pattern matching.
+//!
+//! Each repository-scoped action is one bit of a `u64`, so a statement's action set is
+//! computed once per policy and combined with Allow/Deny by bit operations. Concrete `ecr:`
+//! names missing from the table get bits of their own (per policy, from bit
+//! [`UNKNOWN_FIRST`]) and count as write, the conservative reading.
+
+use super::Access;
+use super::glob;
+
+/// Repository-scoped actions and their level, in the order of their bits.
+pub const REPOSITORY_ACTIONS: [(&str, Access); 35] = [
+    ("BatchCheckLayerAvailability", Access::Read),
+    ("BatchGetImage", Access::Read),
+    ("BatchGetRepositoryScanningConfiguration", Access::Read),
+    ("DescribeImageReplicationStatus", Access::Read),
+    ("DescribeImageScanFindings", Access::Read),
+    ("DescribeImageSigningStatus", Access::Read),
+    ("DescribeImages", Access::Read),
+    ("DescribeRepositories", Access::Read),
+    ("GetDownloadUrlForLayer", Access::Read),
+    ("GetImageCopyStatus", Access::Read),
+    ("GetLifecyclePolicy", Access::Read),
+    ("GetLifecyclePolicyPreview", Access::Read),
+    ("GetRepositoryPolicy", Access::Read),
+    ("ListImages", Access::Read),
+    ("ListTagsForResource", Access::Read),
+    ("BatchDeleteImage", Access::Write),
+    ("BatchImportUpstreamImage", Access::Write),
+    ("CompleteLayerUpload", Access::Write),
+    ("CreateRepository", Access::Write),
+    ("DeleteLifecyclePolicy", Access::Write),
+    ("InitiateLayerUpload", Access::Write),
+    ("PutImage", Access::Write),
+    ("PutImageScanningConfiguration", Access::Write),
+    ("PutImageTagMutability", Access::Write),
+    ("PutLifecyclePolicy", Access::Write),
+    ("ReplicateImage", Access::Write),
+    ("StartImageScan", Access::Write),
+    ("StartLifecyclePolicyPreview", Access::Write),
+    ("TagResource", Access::Write),
+    ("UntagResource", Access::Write),
+    ("UpdateImageStorageClass", Access::Write),
+    ("UploadLayerPart", Access::Write),
+    ("SetRepositoryPolicy", Access::Admin),
+    ("DeleteRepositoryPolicy", Access::Admin),
+    ("DeleteRepository", Access::Admin),
+];
+
+/// Registry-level actions: a resource policy cannot grant them, so they never count.
+pub const REGISTRY_ACTIONS: [&str; 25] = [
+    "CreatePullThroughCacheRule",
+    "CreateRepositoryCreationTemplate",
+    "DeletePullThroughCacheRule",
+    "DeleteRegistryPolicy",
+    "DeleteRepositoryCreationTemplate",
+    "DeleteSigningConfiguration",
+    "DeregisterPullTimeUpdateExclusion",
+    "DescribePullThroughCacheRules",
+    "DescribeRegistry",
+    "DescribeRepositoryCreationTemplates",
+    "GetAccountSetting",
+    "GetAuthorizationToken",
+    "GetRegistryPolicy",
+    "GetRegistryScanningConfiguration",
+    "GetSigningConfiguration",
+    "ListPullTimeUpdateExclusions",
+    "PutAccountSetting",
+    "PutRegistryPolicy",
+    "PutRegistryScanningConfiguration",
+    "PutReplicationConfiguration",
+    "PutSigningConfiguration",
+    "RegisterPullTimeUpdateExclusion",
+    "UpdatePullThroughCacheRule",
+    "UpdateRepositoryCreationTemplate",
+    "ValidatePullThroughCacheRule",
+];
+
+/// First bit used for concrete `ecr:` names missing from the table.
+pub const UNKNOWN_FIRST: u32 = REPOSITORY_ACTIONS.len() as u32;
+/// Bits of the known repository actions.
+pub const KNOWN_MASK: u64 = (1u64 << UNKNOWN_FIRST) - 1;
+/// Actions a V1 registry policy governs (spec §10).
+pub const V1_NAMES: [&str; 3] = [
+    "ReplicateImage",
+    "BatchImportUpstreamImage",
+    "CreateRepository",
+];
+
+/// Bit of a table action by exact (case-insensitive) name, without the `ecr:` prefix.
+pub fn bit_of(name: &str) -> Option<u32> {
+    REPOSITORY_ACTIONS
+        .iter()
+        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|i| i as u32)
+}
+
+/// Unknown concrete action names of one policy, each with its own bit (the last bit is
+/// shared once the 29 spare bits run out).
+#[derive(Debug, Default, Clone)]
+pub struct ActionNames {
+    pub unknown: Vec<String>,
+}
+
+impl ActionNames {
+    /// All bits in use: known actions plus this policy's unknown names.
+    pub fn universe(&self) -> u64 {
+        let n = (UNKNOWN_FIRST as usize + self.unknown.len()).min(64);
+        if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
+    }
+
+    /// Registers a concrete pattern if it names an `ecr:` action missing from the table.
+    pub fn note_pattern(&mut self, pat: &str) {
+        if pat.contains(['*', '?']) {
+            return;
+        }
+        let Some(name) = strip_ecr(pat) else { return };
+        if name.is_empty() || bit_of(name).is_some() {
+            return;
+        }
+        if REGISTRY_ACTIONS
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name))
+        {
+            return;
+        }
+        if self.unknown.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+            return;
+        }
+        if self.unknown.len() < (64 - UNKNOWN_FIRST as usize) {
+            self.unknown.push(name.to_string());
+        }
+    }
+
+    /// Name (`ecr:Name`) of a bit.
+    pub fn name(&self, bit: u32) -> String {
+        if bit < UNKNOWN_FIRST {
+            format!("ecr:{}", REPOSITORY_ACTIONS[bit as usize].0)
+        } else {
+            match self.unknown.get((bit - UNKNOWN_FIRST) as usize) {
+                Some(n) => format!("ecr:{n}"),
+                None => "ecr:(unknown)".to_string(),
+            }
+        }
+    }
+
+    /// Bits matched by one action pattern (case-insensitive, `*` and `?`).
+    pub fn mask_of(&self, pat: &str) -> u64 {
+        if pat == "*" {
+            return self.universe();
+        }
+        if !pat.contains(['*', '?']) {
+            let Some(name) = strip_ecr(pat) else { return 0 };
+            if let Some(b) = bit_of(name) {
+                return 1 << b;
+            }
+            return match self
+                .unknown
+                .iter()
+                .position(|u| u.eq_ignore_ascii_case(name))
+            {
+                Some(i) => 1 << (UNKNOWN_FIRST as usize + i).min(63),
+                None => 0,
+            };
+        }
+        // A wildcard pattern must be able to start with "ecr:".
+        let pb = pat.as_bytes();
+        let lit_prefix = pb.iter().take_while(|c| **c != b'*' && **c != b'?').count();
+        let p4 = lit_prefix.min(4);
+        if !pb[..p4].eq_ignore_ascii_case(&b"ecr:"[..p4]) {
+            return 0;
+        }
+        let mut m = 0u64;
+        let mut buf = String::with_capacity(48);
+        for (i, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
+            buf.clear();
+            buf.push_str("ecr:");
+            buf.push_str(n);
+            if glob::matches_ci(pb, buf.as_bytes()) {
+                m |= 1 << i;
+            }
+        }
+        for (i, n) in self.unknown.iter().enumerate() {
+            buf.clear();
+            buf.push_str("ecr:");
+            buf.push_str(n);
+            if glob::matches_ci(pb, buf.as_bytes()) {
+                m |= 1 << (UNKNOWN_FIRST as usize + i).min(63);
+            }
+        }
+        m
+    }
+}
+
+fn strip_ecr(pat: &str) -> Option<&str> {
+    let b = pat.as_bytes();
+    if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"ecr:") {
+        Some(&pat[4..])
+    } else {
+        None
+    }
+}
+
+/// Level of one bit: the table's, or write for unknown names.
+pub fn level_of(bit: u32) -> Access {
+    if bit < UNKNOWN_FIRST {
+        REPOSITORY_ACTIONS[bit as usize].1
+    } else {
+        Access::Write
+    }
+}
+
+/// Highest level in a mask.
+pub fn max_level(mask: u64) -> Access {
+    let mut lvl = Access::None;
+    let mut m = mask;
+    while m != 0 {
+        let b = m.trailing_zeros();
+        lvl = lvl.max(level_of(b));
+        m &= m - 1;
+    }
+    lvl
+}
+
+/// Bits of the V1 registry actions.
+pub fn v1_mask() -> u64 {
+    V1_NAMES
+        .iter()
+        .filter_map(|n| bit_of(n))
+        .fold(0, |m, b| m | (1 << b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The Service Authorization Reference lists 60 `ecr` actions; every one is classified.
+    #[test]
+    fn table_lists_all_sar_actions_with_levels() {
+        let read = [
+            "BatchCheckLayerAvailability",
+            "BatchGetImage",
+            "BatchGetRepositoryScanningConfiguration",
+            "DescribeImageReplicationStatus",
+            "DescribeImageScanFindings",
+            "DescribeImageSigningStatus",
+            "DescribeImages",
+            "DescribeRepositories",
+            "GetDownloadUrlForLayer",
+            "GetImageCopyStatus",
+            "GetLifecyclePolicy",
+            "GetLifecyclePolicyPreview",
+            "GetRepositoryPolicy",
+            "ListImages",
+            "ListTagsForResource",
+        ];
+        let write = [
+            "BatchDeleteImage",
+            "BatchImportUpstreamImage",
+            "CompleteLayerUpload",
+            "CreateRepository",
+            "DeleteLifecyclePolicy",
+            "InitiateLayerUpload",
+            "PutImage",
+            "PutImageScanningConfiguration",
+            "PutImageTagMutability",
+            "PutLifecyclePolicy",
+            "ReplicateImage",
+            "StartImageScan",
+            "StartLifecyclePolicyPreview",
+            "TagResource",
+            "UntagResource",
+            "UpdateImageStorageClass",
+            "UploadLayerPart",
+        ];
+        let admin = [
+            "SetRepositoryPolicy",
+            "DeleteRepositoryPolicy",
+            "DeleteRepository",
+        ];
+        for (names, lvl) in [
+            (&read[..], Access::Read),
+            (&write[..], Access::Write),
+            (&admin[..], Access::Admin),
+        ] {
+            for n in names {
+                let b = bit_of(n).unwrap_or_else(|| panic!("{n} missing"));
+                assert_eq!(level_of(b), lvl, "{n}");
+            }
+        }
+        assert_eq!(
+            read.len() + write.len() + admin.len(),
+            REPOSITORY_ACTIONS.len()
+        );
+        assert_eq!(REPOSITORY_ACTIONS.len() + REGISTRY_ACTIONS.len(), 60);
+        for n in REGISTRY_ACTIONS {
+            assert!(bit_of(n).is_none(), "{n}");
+        }
+    }
+
+    #[test]
+    fn pattern_levels_follow_the_spec_consequences() {
+        let names = ActionNames::default();
+        let lvl = |p: &str| max_level(names.mask_of(p));
+        assert_eq!(lvl("ecr:Batch*"), Access::Write);
+        assert_eq!(lvl("ecr:Put*"), Access::Write);
+        assert_eq!(lvl("ecr:Delete*"), Access::Admin);
+        assert_eq!(lvl("ecr:Set*"), Access::Admin);
+        assert_eq!(lvl("ecr:*Policy"), Access::Admin);
+        assert_eq!(lvl("ECR:batchgetimage"), Access::Read);
+        assert_eq!(lvl("ecr:Get*"), Access::Read);
+        assert_eq!(lvl("ecr:GetAuthorizationToken"), Access::None);
+        assert_eq!(lvl("ecr-public:*"), Access::None);
+        assert_eq!(lvl("s3:*"), Access::None);
+        assert_eq!(lvl("*"), Access::Admin);
+        assert_eq!(lvl("ecr:*"), Access::Admin);
+        assert_eq!(lvl("ec?:Describe*"), Access::Read);
+        assert_eq!(lvl("*:ListImages"), Access::Read);
+        assert_eq!(names.mask_of("ecr:*").count_ones(), 35);
+        assert_eq!(names.mask_of("ecr:Get?ownloadUrlForLayer").count_ones(), 1);
+    }
+
+    #[test]
+    fn unknown_concrete_actions_are_write_with_their_own_bit() {
+        let mut names = ActionNames::default();
+        names.note_pattern("ecr:BrandNewAction");
+        names.note_pattern("ecr:brandnewaction");
+        names.note_pattern("ecr:GetAuthorizationToken");
+        names.note_pattern("ecr:New*");
+        assert_eq!(names.unknown.len(), 1);
+        let m = names.mask_of("ecr:BrandNewAction");
+        assert_eq!(m, 1 << UNKNOWN_FIRST);
+        assert_eq!(max_level(m), Access::Write);
+        assert_eq!(names.mask_of("ecr:Brand*"), m);
+        assert_eq!(names.mask_of("*") & m, m);
+        assert_eq!(names.name(UNKNOWN_FIRST), "ecr:BrandNewAction");
+    }
+}

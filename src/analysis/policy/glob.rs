@@ -1,0 +1,158 @@
+//! IAM wildcard matching: `*` is any run of characters, `?` exactly one character.
+//!
+//! Linear-backtracking matcher with a length pre-check, so a long adversarial pattern
+//! against a short value costs one pass. Tokens rather than raw bytes are used for values
+//! produced by policy-variable substitution, where `${*}` is a literal star.
+
+/// One pattern element.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tok {
+    Byte(u8),
+    Star,
+    One,
+}
+
+#[inline]
+fn char_len(b: u8) -> usize {
+    match b {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        _ => 4,
+    }
+}
+
+#[inline]
+fn run<F: Fn(usize) -> Tok>(plen: usize, tok: F, s: &[u8], ci: bool) -> bool {
+    // A pattern needs at least one byte per non-star element.
+    let mut need = 0usize;
+    for i in 0..plen {
+        if tok(i) != Tok::Star {
+            need += 1;
+        }
+    }
+    if need > s.len() {
+        return false;
+    }
+    let (mut p, mut t) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while t < s.len() {
+        if p < plen {
+            match tok(p) {
+                Tok::Star => {
+                    star = Some((p, t));
+                    p += 1;
+                    continue;
+                }
+                Tok::One => {
+                    p += 1;
+                    t += char_len(s[t]);
+                    continue;
+                }
+                Tok::Byte(c) => {
+                    let eq = if ci {
+                        c.eq_ignore_ascii_case(&s[t])
+                    } else {
+                        c == s[t]
+                    };
+                    if eq {
+                        p += 1;
+                        t += 1;
+                        continue;
+                    }
+                }
+            }
+        }
+        match star {
+            Some((sp, st)) => {
+                let nt = st + char_len(s[st]);
+                star = Some((sp, nt));
+                p = sp + 1;
+                t = nt;
+            }
+            None => return false,
+        }
+    }
+    if t > s.len() {
+        return false;
+    }
+    while p < plen && tok(p) == Tok::Star {
+        p += 1;
+    }
+    p == plen
+}
+
+#[inline]
+fn byte_tok(b: u8) -> Tok {
+    match b {
+        b'*' => Tok::Star,
+        b'?' => Tok::One,
+        c => Tok::Byte(c),
+    }
+}
+
+/// Case-sensitive wildcard match.
+pub fn matches(pat: &[u8], s: &[u8]) -> bool {
+    if !pat.contains(&b'*') && !pat.contains(&b'?') {
+        return pat == s;
+    }
+    run(pat.len(), |i| byte_tok(pat[i]), s, false)
+}
+
+/// ASCII-case-insensitive wildcard match (action names).
+pub fn matches_ci(pat: &[u8], s: &[u8]) -> bool {
+    run(pat.len(), |i| byte_tok(pat[i]), s, true)
+}
+
+/// Match with explicit tokens (literal stars from policy variables).
+pub fn matches_toks(pat: &[Tok], s: &[u8], ci: bool) -> bool {
+    run(pat.len(), |i| pat[i], s, ci)
+}
+
+/// A concrete string the pattern matches: `*` becomes `star`, `?` becomes `one`.
+pub fn instantiate(pat: &str, star: &str, one: char) -> String {
+    let mut out = String::with_capacity(pat.len() + 4);
+    for c in pat.chars() {
+        match c {
+            '*' => out.push_str(star),
+            '?' => out.push(one),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// True if the pattern has a wildcard.
+pub fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards() {
+        let m = |p: &str, s: &str| matches(p.as_bytes(), s.as_bytes());
+        assert!(m("*", ""));
+        assert!(m("*", "abc"));
+        assert!(m("a*c", "abbbc"));
+        assert!(m("a?c", "abc"));
+        assert!(!m("a?c", "ac"));
+        assert!(m("a?c", "aéc"));
+        assert!(!m("abc", "ABC"));
+        assert!(m("*b*b*", "abxb"));
+        assert!(!m("*b*b*", "ab"));
+        assert!(m("arn:aws:iam::*:root", "arn:aws:iam::123456789012:root"));
+        assert!(matches_ci(b"ecr:get*", b"ecr:GetDownloadUrlForLayer"));
+        let long = "*a".repeat(50_000);
+        assert!(!m(&long, "aaaa"));
+    }
+
+    #[test]
+    fn literal_star_tokens() {
+        let toks = [Tok::Byte(b'a'), Tok::Byte(b'*')];
+        assert!(matches_toks(&toks, b"a*", false));
+        assert!(!matches_toks(&toks, b"ab", false));
+    }
+}
