@@ -85,3 +85,60 @@ pub fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+/// One panel query of a dashboard in `dashboards/`.
+#[derive(Debug, Clone)]
+pub struct PanelQuery {
+    pub dashboard: String,
+    pub panel: String,
+    pub ref_id: String,
+    pub expr: String,
+}
+
+/// Every panel query of every dashboard, rows' nested panels included.
+pub fn dashboard_queries() -> Vec<PanelQuery> {
+    let mut queries = Vec::new();
+    for file in files_ending(&repo_path("dashboards"), ".json") {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let dash: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display()));
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let mut panels: Vec<&serde_json::Value> = Vec::new();
+        for p in dash["panels"].as_array().into_iter().flatten() {
+            panels.push(p);
+            panels.extend(p["panels"].as_array().into_iter().flatten());
+        }
+        for p in panels {
+            for t in p["targets"].as_array().into_iter().flatten() {
+                if let Some(expr) = t["expr"].as_str() {
+                    queries.push(PanelQuery {
+                        dashboard: name.clone(),
+                        panel: p["title"].as_str().unwrap_or("?").to_string(),
+                        ref_id: t["refId"].as_str().unwrap_or("?").to_string(),
+                        expr: expr.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    queries
+}
+
+/// Substitutes the dashboard variables as Grafana would with "All" selected (`allValue` is
+/// `.*`) and `$__rate_interval` as given.
+pub fn substitute_variables(expr: &str, rate_interval: &str) -> String {
+    let mut out = expr.to_string();
+    for var in ["account", "region"] {
+        out = out
+            .replace(&format!("${{{var}}}"), ".*")
+            .replace(&format!("${var}"), ".*");
+    }
+    out = out
+        .replace("${__rate_interval}", rate_interval)
+        .replace("$__rate_interval", rate_interval);
+    assert!(
+        !out.contains('$') || out.contains("${1}"),
+        "unsubstituted variable left in {out}"
+    );
+    out
+}
