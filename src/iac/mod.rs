@@ -15,6 +15,7 @@
 //! the element and the reason. Unknown is a finding of its own, never "safe".
 
 pub mod cloudformation;
+pub mod gate;
 pub mod intrinsics;
 pub mod sarif;
 pub mod terraform;
