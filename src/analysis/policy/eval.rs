@@ -635,7 +635,10 @@ impl<'p, 's> Evaluation<'p, 's> {
 
         // Accounts: the fresh outsider first, then named untrusted ones.
         let mut accounts = Vec::new();
-        let fresh = pick_fresh(&FRESH_ACCOUNTS, &h.acct_lits, &h.acct_pats, 0);
+        let mut taken = h.acct_lits.clone();
+        taken.push(trust.owner_account.clone());
+        taken.extend(trust.trusted_accounts.iter().cloned());
+        let fresh = pick_fresh(&FRESH_ACCOUNTS, &taken, &h.acct_pats, 0);
         accounts.push(fresh);
         let is_trusted = |a: &str| is_trusted_account(trust, a);
         for a in &h.acct_lits {
