@@ -192,10 +192,7 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
 
     // per account: credentials, then regions
     let per_account = futures::stream::iter(accounts)
-        .map(|(id, creds)| async move {
-            let result = account_targets(aws, config, &id, &creds).await;
-            (id, creds, result)
-        })
+        .map(|(id, creds)| account_targets(aws, config, id, creds))
         .buffer_unordered(config.scan.target_concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
@@ -250,9 +247,21 @@ fn configured_regions(config: &Config) -> Vec<String> {
 async fn account_targets(
     aws: &Aws,
     config: &Config,
+    account_id: String,
+    creds: AccountCredentials,
+) -> (String, AccountCredentials, AccountRegions) {
+    let regions = account_regions(aws, config, &account_id, &creds).await;
+    (account_id, creds, regions)
+}
+
+type AccountRegions = Result<Vec<String>, (Vec<String>, TargetError)>;
+
+async fn account_regions(
+    aws: &Aws,
+    config: &Config,
     account_id: &str,
     creds: &AccountCredentials,
-) -> Result<Vec<String>, (Vec<String>, TargetError)> {
+) -> AccountRegions {
     if let Err(e) = creds.check().await {
         let role = creds.role_arn.as_deref().unwrap_or("ambient credentials");
         tracing::warn!(account_id, role, error = %e.message, "cannot assume role");
