@@ -76,10 +76,15 @@ pub struct ServeArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LogArgs {
     /// Only log messages with the given severity or above (error, warn, info, debug, trace).
-    #[arg(long = "log.level", default_value = "info", global = true)]
+    #[arg(
+        id = "log_level",
+        long = "log.level",
+        default_value = "info",
+        global = true
+    )]
     pub level: String,
     /// Output format of log messages.
-    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt, global = true)]
+    #[arg(id = "log_format", long = "log.format", value_enum, default_value_t = LogFormat::Logfmt, global = true)]
     pub format: LogFormat,
 }
 
