@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ecr_exposure_exporter::analysis::policy::{Subject, Trust, analyze};
+use ecr_exposure_exporter::analysis::policy::{Subject, Trust, analyze, evaluate, parse};
 
 const REPO: &str = "arn:aws:ecr:us-east-1:111111111111:repository/app";
 
@@ -123,6 +123,12 @@ fn bench_policies(c: &mut Criterion) {
         group.throughput(Throughput::Elements(1));
         group.bench_function("verdict", |b| {
             b.iter(|| analyze(black_box(text), black_box(&subject), black_box(&trust)))
+        });
+        // The two halves of `analyze`, timed alone.
+        group.bench_function("parse_only", |b| b.iter(|| parse(black_box(text))));
+        let parsed = parse(text).expect("parsed above");
+        group.bench_function("evaluate_only", |b| {
+            b.iter(|| evaluate(black_box(&parsed), black_box(&subject), black_box(&trust)))
         });
         group.bench_function("serde_json_value_floor", |b| {
             b.iter(|| serde_json::from_str::<serde_json::Value>(black_box(text)))
