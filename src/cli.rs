@@ -163,6 +163,10 @@ pub struct CheckArgs {
     /// Input type; detected from the content when absent.
     #[arg(long = "input-type", value_enum)]
     pub input_type: Option<InputType>,
+    /// Region the IaC deploys into (CloudFormation `AWS::Region`; a Terraform plan's own
+    /// provider region is used when absent).
+    #[arg(long)]
+    pub region: Option<String>,
     /// Configuration file for trust and tag settings.
     #[arg(long)]
     pub config: Option<PathBuf>,

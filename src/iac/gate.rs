@@ -10,11 +10,8 @@
 //!   says, but anyone allowed `ecr:TagResource` can change them afterwards, so conditions on
 //!   tags are judged as unknown (spec §12.7, as for any offline check).
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
-use super::sarif::{Finding, Rule};
 use super::{IacResource, PolicySource, ResourceKind, TagsSource, intrinsics::partition};
 use crate::analysis::policy::{self, PolicyError, RegistryScope, Subject, Trust, Verdict};
 use crate::analysis::tags;
@@ -235,63 +232,6 @@ pub fn grant_lines(v: &Verdict) -> Vec<String> {
         .collect()
 }
 
-/// SARIF findings for one judged resource (or plain policy file when `resource` is `None`).
-pub fn sarif_findings(
-    file: &str,
-    line: Option<usize>,
-    resource: Option<&str>,
-    kind: ResourceKind,
-    j: &Judgement,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let prefix = resource.map(|r| format!("{r}: ")).unwrap_or_default();
-    let finding = |rule: Rule, message: String| Finding {
-        rule,
-        message,
-        file: file.to_string(),
-        line,
-        resource: resource.map(str::to_string),
-    };
-    match &j.outcome {
-        Outcome::Ok(v) if v.public || v.cross_account => {
-            let rule = if kind == ResourceKind::RegistryPolicy {
-                Rule::RegistryExposure
-            } else if v.public {
-                Rule::PublicExposure
-            } else {
-                Rule::CrossAccountExposure
-            };
-            let mut msg = format!("{prefix}{}", summary(&j.outcome));
-            for g in grant_lines(v) {
-                msg.push_str(". ");
-                msg.push_str(&g);
-            }
-            out.push(finding(rule, msg));
-        }
-        Outcome::Unknown { .. } => out.push(finding(
-            Rule::PolicyUnknown,
-            format!("{prefix}{}", summary(&j.outcome)),
-        )),
-        Outcome::Invalid(_) => out.push(finding(
-            Rule::PolicyInvalid,
-            format!("{prefix}{}", summary(&j.outcome)),
-        )),
-        _ => {}
-    }
-    for tag in &j.missing_tags {
-        out.push(finding(
-            Rule::MissingTag,
-            format!("{prefix}required tag `{tag}` is missing or empty"),
-        ));
-    }
-    out
-}
-
-/// Distinct rule kinds fired, for summaries.
-pub fn rules_fired(findings: &[Finding]) -> BTreeSet<&'static str> {
-    findings.iter().map(|f| f.rule.id()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,17 +270,6 @@ mod tests {
             "{other:?}"
         );
         assert!(other.outcome.fails(true) && !other.outcome.fails(false));
-        let f = sarif_findings(
-            "t.yaml",
-            Some(2),
-            Some("R"),
-            ResourceKind::Repository,
-            &other,
-        );
-        assert_eq!(
-            f.iter().map(|f| f.rule).collect::<Vec<_>>(),
-            vec![Rule::CrossAccountExposure, Rule::MissingTag]
-        );
     }
 
     #[test]
@@ -362,10 +291,7 @@ mod tests {
         };
         let j = judge(&res, &settings(""));
         assert!(j.outcome.fails(false));
-        assert_eq!(
-            sarif_findings("p.json", None, Some("a"), res.kind, &j)[0].rule,
-            Rule::PolicyUnknown
-        );
+        assert!(summary(&j.outcome).starts_with("UNKNOWN before deploy: a.policy"));
     }
 
     #[test]
