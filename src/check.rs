@@ -327,7 +327,12 @@ pub fn check_policy_text(source: &str, text: &str, opts: &CheckOptions) -> Check
             }
         }
         Err(e) => {
-            let mut r = CheckRecord::failed(source, e.code.as_str(), e.to_string());
+            let message = if e.path.is_empty() {
+                e.message
+            } else {
+                format!("{} (at {})", e.message, e.path)
+            };
+            let mut r = CheckRecord::failed(source, e.code.as_str(), message);
             r.notes = notes;
             r
         }
@@ -388,6 +393,18 @@ fn audience_words(g: &Grant) -> String {
     }
 }
 
+fn action_list(actions: &[String]) -> String {
+    const SHOWN: usize = 6;
+    if actions.len() <= SHOWN + 1 {
+        return actions.join(", ");
+    }
+    format!(
+        "{}, and {} more",
+        actions[..SHOWN].join(", "),
+        actions.len() - SHOWN
+    )
+}
+
 /// Human-readable block: the verdict first, then each grant explained.
 pub fn render_text(rec: &CheckRecord) -> String {
     let mut out = String::new();
@@ -418,7 +435,7 @@ pub fn render_text(rec: &CheckRecord) -> String {
             g.statement,
             audience_words(g),
             g.access.as_label(),
-            g.actions.join(", ")
+            action_list(&g.actions)
         ));
         for e in &g.explanation {
             out.push_str(&format!("    - {e}\n"));

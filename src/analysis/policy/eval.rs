@@ -1471,8 +1471,8 @@ impl<'p, 's> Evaluation<'p, 's> {
             for it in &st.items {
                 let hit = match it {
                     PItem::Everyone(why) => Some((*why).to_string()),
-                    PItem::Account(acc, s) if *acc == p.account && !p.service => Some(format!(
-                        "principal {s} names every principal of account {}",
+                    PItem::Account(acc, _) if *acc == p.account && !p.service => Some(format!(
+                        "the principal names account {}, that is every principal in it",
                         self.world.accounts[*acc as usize]
                     )),
                     PItem::Specific(acc, s) if *acc == p.account && !p.service => Some(format!(
