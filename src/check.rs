@@ -340,7 +340,8 @@ pub fn check_policy_text(source: &str, text: &str, opts: &CheckOptions) -> Check
 }
 
 /// Read one input (`-` is standard input), at most one byte past the policy size limit.
-fn read_input(source: &str) -> Result<String, CheckRecord> {
+/// Errs with `(code, message)`.
+fn read_input(source: &str) -> Result<String, (&'static str, String)> {
     let limit = (MAX_POLICY_BYTES + 1) as u64;
     let mut buf = Vec::new();
     let res = if source == "-" {
@@ -349,21 +350,15 @@ fn read_input(source: &str) -> Result<String, CheckRecord> {
         std::fs::File::open(source).and_then(|f| f.take(limit).read_to_end(&mut buf))
     };
     if let Err(e) = res {
-        return Err(CheckRecord::failed(
-            source,
-            "unreadable",
-            format!("cannot read {source}: {e}"),
-        ));
+        return Err(("unreadable", format!("cannot read {source}: {e}")));
     }
     if buf.len() > MAX_POLICY_BYTES {
-        return Err(CheckRecord::failed(
-            source,
+        return Err((
             "too_large",
             format!("input is larger than the {MAX_POLICY_BYTES} byte limit"),
         ));
     }
-    String::from_utf8(buf)
-        .map_err(|_| CheckRecord::failed(source, "invalid_json", "input is not UTF-8 text".into()))
+    String::from_utf8(buf).map_err(|_| ("invalid_json", "input is not UTF-8 text".to_string()))
 }
 
 /// One JSON line per record.
@@ -467,7 +462,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     for source in &args.files {
         let rec = match read_input(source) {
             Ok(text) => check_policy_text(source, &text, &opts),
-            Err(rec) => rec,
+            Err((code, message)) => CheckRecord::failed(source, code, message),
         };
         invalid |= rec.error.is_some();
         exposed |= rec.fails(opts.fail_on);
