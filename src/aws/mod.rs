@@ -64,10 +64,17 @@ where
         SdkError::DispatchFailure(d) if d.is_timeout() => ApiErrorCode::Timeout,
         _ => ApiErrorCode::from_aws_code(aws_code.as_deref()),
     };
+    // The service's own code and message when it sent them; the whole chain otherwise
+    // (transport failures), which is what an operator needs to see.
+    let message = match (&aws_code, err.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.clone(),
+        _ => DisplayErrorContext(err).to_string(),
+    };
     CallError {
         class,
         aws_code,
-        message: DisplayErrorContext(err).to_string(),
+        message,
     }
 }
 
@@ -282,7 +289,13 @@ impl Aws {
                 if e.class == ApiErrorCode::NotFound {
                     tracing::debug!(service, operation, error = %e.message, "AWS call: not found");
                 } else {
-                    tracing::warn!(service, operation, error_code = e.class.as_label(), error = %e.message, "AWS call failed");
+                    tracing::warn!(
+                        service,
+                        operation,
+                        error_code = e.class.as_label(),
+                        error = %DisplayErrorContext(&err),
+                        "AWS call failed"
+                    );
                 }
                 Err(e)
             }
