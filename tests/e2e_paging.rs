@@ -1,0 +1,242 @@
+//! End-to-end paging: the exporter scans moto, a real Prometheus evaluates the shipped rules
+//! (`alerts/ecr-exposure.rules.yml`, unchanged: the finding alerts have no `for`), and a real
+//! Alertmanager routes with the shipped example configuration (`config/alertmanager.example.yml`,
+//! with every receiver replaced by a webhook to this test named after the receiver, and the
+//! timers shortened to `group_wait: 0s`, `group_interval: 1s`).
+//!
+//! A public policy set in moto pages (`security-pager`) and reaches the owner's route
+//! (`team-payments`) with repository, account, region, owner_tag and runbook_url; removing it
+//! sends the resolved notification; removing the owner tag raises the missing-owner alert on its
+//! own route (`platform-tickets`), never on the pager. Every wait is bounded (90 s); the
+//! timings printed are observations, not assertions.
+
+#[path = "assets/common.rs"]
+mod common;
+#[path = "assets/stack.rs"]
+mod stack;
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::Instant;
+
+use serde_json::Value;
+
+use common::repo_path;
+use stack::{Alertmanager, Delivery, Exporter, Prometheus, Webhook, moto_op, wait_until};
+use support::Moto;
+
+const ACCOUNT: &str = "123456789012";
+const REPO: &str = "payments-api";
+
+/// The example Alertmanager configuration with webhooks to `hook` and test timers.
+fn alertmanager_config(hook: &Webhook) -> String {
+    let text = std::fs::read_to_string(repo_path("config/alertmanager.example.yml")).unwrap();
+    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let route = &mut config["route"];
+    route["group_wait"] = "0s".into();
+    route["group_interval"] = "1s".into();
+    route["repeat_interval"] = "1h".into();
+    for receiver in config["receivers"].as_sequence_mut().unwrap() {
+        let name = receiver["name"].as_str().unwrap().to_string();
+        let mut replaced = serde_yaml::Mapping::new();
+        replaced.insert("name".into(), name.clone().into());
+        let webhook: serde_yaml::Value = serde_yaml::from_str(&format!(
+            "[{{url: '{}', send_resolved: true}}]",
+            hook.url(&format!("/{name}"))
+        ))
+        .unwrap();
+        replaced.insert("webhook_configs".into(), webhook);
+        *receiver = serde_yaml::Value::Mapping(replaced);
+    }
+    serde_yaml::to_string(&config).unwrap()
+}
+
+/// Alerts named `alertname` with `status` in the deliveries to `path`.
+fn alerts_in(deliveries: &[Delivery], path: &str, alertname: &str, status: &str) -> Vec<Value> {
+    deliveries
+        .iter()
+        .filter(|d| d.path == path)
+        .flat_map(|d| d.body["alerts"].as_array().cloned().unwrap_or_default())
+        .filter(|a| a["labels"]["alertname"] == alertname && a["status"] == status)
+        .collect()
+}
+
+#[test]
+fn public_policy_pages_resolves_and_missing_owner_goes_to_tickets() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto_op(
+        &moto,
+        ACCOUNT,
+        &[
+            "create-repo",
+            REPO,
+            "owner=team-payments",
+            "managed-by=terraform",
+        ],
+    );
+    let config = moto.write_config(
+        dir.path(),
+        &format!(
+            "regions: [us-east-1]\naccounts:\n  discovery: current\ntags:\n  required: [owner]\nscan:\n  interval: 2s\n  jitter: 0s\n  timeout: 30s\nstate:\n  path: {}\n",
+            dir.path().join("state.json").display()
+        ),
+    );
+
+    let hook = Webhook::start();
+    let mut am = Alertmanager::start(dir.path(), &alertmanager_config(&hook));
+    let mut exporter = Exporter::start(&moto, &config, dir.path());
+    let mut prom = Prometheus::start(
+        dir.path(),
+        exporter.port,
+        &[repo_path("alerts/ecr-exposure.rules.yml")],
+        Some(am.port),
+    );
+    let api = prom.api();
+    let started = Instant::now();
+
+    // The repository is scanned and scraped, owned and private: nothing pages.
+    let info = format!("ecr_exposure_repository_info{{repository=\"{REPO}\"}}");
+    let series = wait_until(
+        "the repository's info series in Prometheus",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || Some(api.query(&info)).filter(|r| !r.is_empty()),
+    );
+    assert_eq!(series[0]["metric"]["owner_tag"], "team-payments");
+    eprintln!(
+        "first scrape with the repository after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        api.query("ALERTS{alertname=~\"EcrExposureRepositoryPublic.*\"}")
+            .is_empty()
+    );
+
+    // Public: page, with everything a responder needs.
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AnyonePulls",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+        }]
+    });
+    let t0 = Instant::now();
+    moto_op(&moto, ACCOUNT, &["set-policy", REPO, &policy.to_string()]);
+    let paged = wait_until(
+        "EcrExposureRepositoryPublic firing at the security-pager webhook",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            alerts_in(
+                &hook.deliveries(),
+                "/security-pager",
+                "EcrExposureRepositoryPublic",
+                "firing",
+            )
+            .into_iter()
+            .next()
+        },
+    );
+    eprintln!("public policy -> page after {:?}", t0.elapsed());
+    let labels = &paged["labels"];
+    assert_eq!(labels["repository"], REPO);
+    assert_eq!(labels["account_id"], ACCOUNT);
+    assert_eq!(labels["region"], "us-east-1");
+    assert_eq!(labels["owner_tag"], "team-payments");
+    assert_eq!(labels["severity"], "critical");
+    assert_eq!(labels["access"], "read");
+    let runbook = paged["annotations"]["runbook_url"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        runbook.ends_with("docs/runbooks.md#ecrexposurerepositorypublic"),
+        "runbook_url {runbook}"
+    );
+    let description = paged["annotations"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains(REPO) && description.contains("team-payments"),
+        "{description}"
+    );
+    // The owner's route hears of it too (`continue: true` on the critical route).
+    wait_until(
+        "the page at the owner's (team-payments) webhook",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            alerts_in(
+                &hook.deliveries(),
+                "/team-payments",
+                "EcrExposureRepositoryPublic",
+                "firing",
+            )
+            .into_iter()
+            .next()
+        },
+    );
+
+    // Fixed: the resolved notification follows.
+    let t1 = Instant::now();
+    moto_op(&moto, ACCOUNT, &["delete-policy", REPO]);
+    let resolved = wait_until(
+        "EcrExposureRepositoryPublic resolved at the security-pager webhook",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            alerts_in(
+                &hook.deliveries(),
+                "/security-pager",
+                "EcrExposureRepositoryPublic",
+                "resolved",
+            )
+            .into_iter()
+            .next()
+        },
+    );
+    eprintln!("policy removed -> resolved after {:?}", t1.elapsed());
+    assert_eq!(resolved["labels"]["repository"], REPO);
+
+    // Untagged: an info ticket on its own route, per account, and never a page.
+    let t2 = Instant::now();
+    moto_op(&moto, ACCOUNT, &["untag", REPO, "owner"]);
+    let ticket = wait_until(
+        "EcrExposureRepositoryMissingOwnerTag at the platform-tickets webhook",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            alerts_in(
+                &hook.deliveries(),
+                "/platform-tickets",
+                "EcrExposureRepositoryMissingOwnerTag",
+                "firing",
+            )
+            .into_iter()
+            .next()
+        },
+    );
+    eprintln!("owner tag removed -> ticket after {:?}", t2.elapsed());
+    assert_eq!(ticket["labels"]["account_id"], ACCOUNT);
+    assert_eq!(ticket["labels"]["severity"], "info");
+    assert!(
+        ticket["labels"].get("repository").is_none(),
+        "aggregated per account"
+    );
+    let deliveries = hook.deliveries();
+    for pager in [
+        "/security-pager",
+        "/security-team",
+        "/team-payments",
+        "/owner-router",
+    ] {
+        assert!(
+            alerts_in(
+                &deliveries,
+                pager,
+                "EcrExposureRepositoryMissingOwnerTag",
+                "firing"
+            )
+            .is_empty(),
+            "the missing-owner alert reached {pager}"
+        );
+    }
+    eprintln!("whole scenario: {:?}", started.elapsed());
+}
