@@ -26,7 +26,9 @@ use super::{
 };
 
 /// Upper bound on statement evaluations per policy (keeps adversarial input under ~10 ms).
-pub const EVAL_BUDGET: usize = 1_500_000;
+pub const EVAL_BUDGET: usize = 300_000;
+/// Most probes generated for one policy.
+const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
 const MAX_ACCOUNTS: usize = 512;
 const MAX_IDENTS_PER_ACCOUNT: usize = 12;
@@ -216,10 +218,16 @@ struct Harvest {
     uses_identity: bool,
     uses_source: bool,
     wildcard_principal: bool,
+    /// Some kind of literal hit [`HARVEST_CAP`]: probes may be missing.
+    overflow: bool,
 }
 
+/// Most distinct literals of one kind that become probes; more marks the harvest as
+/// overflowing (the verdict is then refused unless already public with admin access).
+const HARVEST_CAP: usize = 256;
+
 fn push_unique(v: &mut Vec<String>, s: &str) {
-    if !v.iter().any(|x| x == s) {
+    if v.len() < HARVEST_CAP && !v.iter().any(|x| x == s) {
         v.push(s.to_string());
     }
 }
@@ -319,7 +327,8 @@ fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
                         PrincipalKind::Everyone { .. } => h.wildcard_principal = true,
                         PrincipalKind::Service { name } => push_unique(&mut h.svc_names, &name),
                         PrincipalKind::Specific { account, arn }
-                            if !h.specifics.iter().any(|(a, r)| *a == account && *r == arn) =>
+                            if h.specifics.len() < HARVEST_CAP
+                                && !h.specifics.iter().any(|(a, r)| *a == account && *r == arn) =>
                         {
                             h.specifics.push((account, arn));
                         }
@@ -372,7 +381,9 @@ fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
                             if !path.ends_with('/') {
                                 path.push('/');
                             }
-                            if !h.org_paths.iter().any(|(_, p)| *p == path) {
+                            if h.org_paths.len() < HARVEST_CAP
+                                && !h.org_paths.iter().any(|(_, p)| *p == path)
+                            {
                                 h.org_paths.push((org, path));
                             }
                         }
@@ -384,7 +395,7 @@ fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
                             .ok()
                             .or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from))
                         {
-                            if !h.cidrs.contains(&n) {
+                            if h.cidrs.len() < HARVEST_CAP && !h.cidrs.contains(&n) {
                                 h.cidrs.push(n);
                             }
                         }
@@ -419,6 +430,23 @@ fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
             }
         }
     }
+    h.overflow = [
+        h.acct_lits.len(),
+        h.acct_pats.len(),
+        h.principal_arn_pats.len(),
+        h.src_arn_pats.len(),
+        h.org_ids.len(),
+        h.org_pats.len(),
+        h.org_paths.len(),
+        h.userid_pats.len(),
+        h.cidrs.len(),
+        h.vpces.len(),
+        h.vpcs.len(),
+        h.svc_names.len(),
+        h.specifics.len(),
+    ]
+    .iter()
+    .any(|n| *n >= HARVEST_CAP);
     h
 }
 
@@ -541,6 +569,8 @@ pub(crate) struct Evaluation<'p, 's> {
     pub_nets: usize,
     fresh: u16,
     registry: Option<RegistryScope>,
+    /// The probe set is incomplete (too many literals or accounts).
+    overflow: bool,
 }
 
 struct GrantAcc {
@@ -593,6 +623,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             })
             .collect();
         let h = harvest(policy, &clauses);
+        let mut overflow = h.overflow;
 
         // Resource candidates.
         let (region, resource_account, tags, resources) = match subject {
@@ -931,6 +962,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             })
             .collect();
 
+        overflow |= accounts.len() >= MAX_ACCOUNTS;
         let world = World {
             accounts,
             idents,
@@ -952,6 +984,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 .position(|x| x == a)
                 .map_or(NONE, |i| i as u16)
         };
+        let mut mask_cache: HashMap<String, u64> = HashMap::new();
         let stmts = policy
             .statements
             .iter()
@@ -978,7 +1011,18 @@ impl<'p, 's> Evaluation<'p, 's> {
                 };
                 let mut mask = 0u64;
                 for a in &st.actions {
-                    mask |= names.mask_of(a);
+                    mask |= if a.len() > 1 && glob::is_pattern(a) {
+                        match mask_cache.get(&**a) {
+                            Some(m) => *m,
+                            None => {
+                                let m = names.mask_of(a);
+                                mask_cache.insert(a.to_string(), m);
+                                m
+                            }
+                        }
+                    } else {
+                        names.mask_of(a)
+                    };
                 }
                 if st.not_action {
                     mask = !mask & universe;
@@ -1018,6 +1062,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             pub_nets,
             fresh: 0,
             registry,
+            overflow,
         }
     }
 
@@ -1075,6 +1120,9 @@ impl<'p, 's> Evaluation<'p, 's> {
             for ident in 0..w.idents[f].len() as u16 {
                 for &org in orgs.iter() {
                     for &net in nets.iter() {
+                        if out.len() > MAX_PROBES {
+                            return out;
+                        }
                         out.push(Probe {
                             class: classes,
                             ident,
@@ -1089,6 +1137,9 @@ impl<'p, 's> Evaluation<'p, 's> {
         for &org in &pol_orgs {
             for ident in 0..w.idents[f].len() as u16 {
                 for &net in &all_nets {
+                    if out.len() > MAX_PROBES {
+                        return out;
+                    }
                     out.push(Probe {
                         class: Class::Org(org),
                         ident,
@@ -1105,6 +1156,9 @@ impl<'p, 's> Evaluation<'p, 's> {
             for ident in 0..w.idents[a as usize].len() as u16 {
                 for &org in &acct_orgs {
                     for &net in &all_nets {
+                        if out.len() > MAX_PROBES {
+                            return out;
+                        }
                         out.push(Probe {
                             class: Class::Account(a),
                             account: a,
@@ -1139,6 +1193,9 @@ impl<'p, 's> Evaluation<'p, 's> {
             for &a in &accts {
                 for src_arn in 0..w.src_arns[a as usize].len() as u16 {
                     for &org in &orgs {
+                        if out.len() > MAX_PROBES {
+                            return out;
+                        }
                         out.push(Probe {
                             service: true,
                             class: Class::Service(svc),
@@ -1175,6 +1232,11 @@ impl<'p, 's> Evaluation<'p, 's> {
         };
         let mut probes = self.probes(h_flags.0);
         probes.extend(self.service_probes(h_flags.1, h_flags.2));
+        let mut truncated = self.overflow;
+        if probes.len() > MAX_PROBES {
+            probes.truncate(MAX_PROBES);
+            truncated = true;
+        }
 
         // Statement index: always-candidates, per-account, services.
         let n_acc = self.world.accounts.len();
@@ -1225,7 +1287,6 @@ impl<'p, 's> Evaluation<'p, 's> {
         let mut net_restricted = false;
         let mut access = Access::None;
         let mut exposed_all = 0u64;
-        let mut truncated = false;
         for p in &probes {
             let extra = if p.service {
                 &service_only
