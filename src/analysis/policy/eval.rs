@@ -1635,6 +1635,25 @@ impl<'p, 's> Evaluation<'p, 's> {
                 }
             }
             let cs = &self.stmts[i];
+            if cs.allow {
+                for c in &cs.clauses {
+                    if c.key != Key::UserId
+                        || c.base.negated()
+                        || c.quant == Quantifier::ForAllValues
+                    {
+                        continue;
+                    }
+                    for v in &c.raw {
+                        let uid = v.split(':').next().unwrap_or("");
+                        if v.contains(':') && has_fixed_after(uid, 4) && !uid.contains(['*', '?']) {
+                            out.push(format!(
+                                "{}: aws:userid {v:?} depends on the unique id {uid}, which no outsider can obtain",
+                                self.stmt_label(i)
+                            ));
+                        }
+                    }
+                }
+            }
             if cs.res == 0 {
                 out.push(format!(
                     "{}: its {} names no repository of the target, so it does not apply",

@@ -424,3 +424,26 @@ fn hostile_inputs_fail_cleanly() {
         Err(e) => assert_eq!(e.code, ErrorCode::TooComplex),
     }
 }
+
+#[test]
+fn statement_order_and_formatting_do_not_change_the_verdict() {
+    let stmts = [
+        r#"{"Effect":"Allow","Principal":"*","Action":"ecr:*","Condition":{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","0.0.0.0/2"]}}}"#,
+        r#"{"Effect":"Deny","Principal":"*","Action":"ecr:Delete*","Condition":{"StringNotEquals":{"aws:PrincipalOrgID":"o-trusted0001"}}}"#,
+        r#"{"Effect":"Allow","Principal":{"AWS":["333333333333","arn:aws:iam::444444444444:role/x"]},"Action":"ecr:PutImage"}"#,
+        r#"{"Effect":"Allow","Principal":{"Service":"codebuild.amazonaws.com"},"Action":"ecr:BatchGetImage","Condition":{"StringLike":{"aws:SourceAccount":"55555555555?"}}}"#,
+        r#"{"Effect":"Deny","Principal":{"AWS":"444444444444"},"Action":"ecr:*"}"#,
+    ];
+    let fields = |v: &Verdict| (v.public, v.cross_account, v.access, v.network_restricted);
+    let forward = verdict(&stmts.join(","));
+    let mut rev = stmts.to_vec();
+    rev.reverse();
+    assert_eq!(fields(&forward), fields(&verdict(&rev.join(","))));
+    let pretty = format!(
+        "{{\n  \"Version\" : \"2012-10-17\",\n  \"Statement\" : [ {} ]\n}}",
+        stmts.join(" ,\n ").replace("\":", "\" : ")
+    );
+    let re = analyze(&pretty, &repo(), &trust()).unwrap();
+    assert_eq!(fields(&forward), fields(&re));
+    assert_eq!(fields(&forward), (true, true, Access::Admin, false));
+}
