@@ -1,5 +1,10 @@
 //! The `check` command: offline verdicts on policy documents, the CI gate.
 //!
+//! Inputs are detected by content (or `--input-type`): a policy document gets one record;
+//! a Terraform plan or CloudFormation template gets one record per ECR resource, built by
+//! [`crate::iac`] with the same engine (fields `resource`, `file`, `line`, `missing_tags`
+//! added). `--format sarif` prints one SARIF 2.1.0 log for all inputs ([`crate::iac::sarif`]).
+//!
 //! Owns turning raw `check` flags into validated [`CheckOptions`], one [`CheckRecord`] per
 //! input (`check_policy_text`), the renderers (`render_text`, `render_json`) and the exit
 //! status: 0 nothing at or above `--fail-on`, 1 some input exposed, 2 usage error or some
@@ -63,6 +68,12 @@ pub struct CheckOptions {
     pub target: Target,
     pub format: CheckFormat,
     pub fail_on: FailOn,
+    /// `--input-type`; `None`: detected per input from its content.
+    pub input_type: Option<InputType>,
+    /// `--region`: `AWS::Region` for templates, the subject region for IaC resources.
+    pub region: Option<String>,
+    /// Required tag keys for IaC repositories (`tags.required` of `--config`, default `owner`).
+    pub required_tags: Vec<String>,
 }
 
 /// A usage error: bad flag values (exit status 2).
@@ -104,22 +115,19 @@ fn parse_repository_arn(arn: &str) -> Option<(String, String)> {
 impl CheckOptions {
     /// Validate raw flags (low-level args -> high-level options).
     pub fn from_args(args: &CheckArgs) -> Result<Self, UsageError> {
-        if args.format == CheckFormat::Sarif {
-            return Err(UsageError(
-                "--format sarif is not supported yet; use text or json".into(),
-            ));
-        }
-        if let Some(t) = args.input_type {
-            if t != InputType::Policy {
-                return Err(UsageError(
-                    "--input-type other than policy is not supported yet".into(),
-                ));
+        // --config gives the trust zone and tags.required; the flags add to its trust zone.
+        let config = match &args.config {
+            Some(path) => crate::config::Config::load(Some(path))
+                .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
+            None => crate::config::Config::default(),
+        };
+        let settings = config.analysis_settings();
+        if let Some(r) = &args.region {
+            if !crate::config::is_region_name(r) {
+                return Err(UsageError(format!(
+                    "--region {r:?} is not an AWS region name"
+                )));
             }
-        }
-        if args.config.is_some() {
-            return Err(UsageError(
-                "--config is not supported by check yet; give --account, --trusted-account and --trusted-org".into(),
-            ));
         }
         let mut owner = None;
         if let Some(a) = &args.account {
@@ -142,7 +150,7 @@ impl CheckOptions {
                 owner = Some(account);
             }
         }
-        let mut trusted_accounts = BTreeSet::new();
+        let mut trusted_accounts = settings.trusted_accounts.clone();
         for a in &args.trusted_accounts {
             if !is_account(a) {
                 return Err(UsageError(format!(
@@ -151,7 +159,7 @@ impl CheckOptions {
             }
             trusted_accounts.insert(a.clone());
         }
-        let mut trusted_orgs = BTreeSet::new();
+        let mut trusted_orgs = settings.trusted_orgs.clone();
         for o in &args.trusted_orgs {
             if !is_org(o) {
                 return Err(UsageError(format!(
@@ -180,6 +188,9 @@ impl CheckOptions {
             target,
             format: args.format,
             fail_on: args.fail_on,
+            input_type: args.input_type,
+            region: args.region.clone(),
+            required_tags: settings.required_tags,
         })
     }
 }
@@ -208,6 +219,9 @@ pub struct CheckRecord {
     /// Assumptions made for this input (synthetic owner, region) and engine remarks.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// IaC inputs only: the resource, where it is written, missing tags (flattened).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub iac: Option<crate::iac::report::IacFields>,
 }
 
 impl CheckRecord {
@@ -224,6 +238,7 @@ impl CheckRecord {
             }),
             grants: Vec::new(),
             notes: Vec::new(),
+            iac: None,
         }
     }
 
@@ -324,6 +339,7 @@ pub fn check_policy_text(source: &str, text: &str, opts: &CheckOptions) -> Check
                 error: None,
                 grants: v.grants,
                 notes,
+                iac: None,
             }
         }
         Err(e) => {
@@ -339,10 +355,50 @@ pub fn check_policy_text(source: &str, text: &str, opts: &CheckOptions) -> Check
     }
 }
 
+/// All records of one input: one for a policy document, one per ECR resource of a
+/// Terraform plan or CloudFormation template.
+pub fn check_input(source: &str, text: &str, opts: &CheckOptions) -> Vec<CheckRecord> {
+    use crate::iac;
+    let input = match opts.input_type {
+        Some(InputType::Policy) => iac::InputType::Policy,
+        Some(InputType::TerraformPlan) => iac::InputType::TerraformPlan,
+        Some(InputType::Cloudformation) => iac::InputType::Cloudformation,
+        None => iac::detect(text),
+    };
+    if input == iac::InputType::Policy {
+        if text.len() > MAX_POLICY_BYTES {
+            return vec![CheckRecord::failed(
+                source,
+                "too_large",
+                format!("input is larger than the {MAX_POLICY_BYTES} byte limit"),
+            )];
+        }
+        return vec![check_policy_text(source, text, opts)];
+    }
+    let ctx = iac::ResolveContext {
+        account: opts.owner.clone(),
+        region: opts.region.clone(),
+    };
+    let settings = iac::gate::GateSettings {
+        trust: Trust {
+            owner_account: opts.owner.clone().unwrap_or_default(),
+            trusted_accounts: opts.trusted_accounts.clone(),
+            trusted_orgs: opts.trusted_orgs.clone(),
+        },
+        required_tags: opts.required_tags.clone(),
+        registry_scope: match opts.target {
+            Target::Registry { scope, .. } => scope,
+            Target::Repository { .. } => RegistryScope::V2,
+        },
+        region: opts.region.clone(),
+    };
+    iac::report::records(source, text, input, &ctx, &settings)
+}
+
 /// Read one input (`-` is standard input), at most one byte past the policy size limit.
 /// Errs with `(code, message)`.
 fn read_input(source: &str) -> Result<String, (&'static str, String)> {
-    let limit = (MAX_POLICY_BYTES + 1) as u64;
+    let limit = (crate::iac::MAX_INPUT_BYTES + 1) as u64;
     let mut buf = Vec::new();
     let res = if source == "-" {
         std::io::stdin().lock().take(limit).read_to_end(&mut buf)
@@ -352,10 +408,13 @@ fn read_input(source: &str) -> Result<String, (&'static str, String)> {
     if let Err(e) = res {
         return Err(("unreadable", format!("cannot read {source}: {e}")));
     }
-    if buf.len() > MAX_POLICY_BYTES {
+    if buf.len() > crate::iac::MAX_INPUT_BYTES {
         return Err((
             "too_large",
-            format!("input is larger than the {MAX_POLICY_BYTES} byte limit"),
+            format!(
+                "input is larger than the {} byte limit",
+                crate::iac::MAX_INPUT_BYTES
+            ),
         ));
     }
     String::from_utf8(buf).map_err(|_| ("invalid_json", "input is not UTF-8 text".to_string()))
@@ -459,18 +518,40 @@ pub fn run(args: &CheckArgs) -> u8 {
     let mut exposed = false;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    let registry = matches!(opts.target, Target::Registry { .. });
+    let mut sarif = Vec::new();
     for source in &args.files {
-        let rec = match read_input(source) {
-            Ok(text) => check_policy_text(source, &text, &opts),
-            Err((code, message)) => CheckRecord::failed(source, code, message),
+        let recs = match read_input(source) {
+            Ok(text) => check_input(source, &text, &opts),
+            Err((code, message)) => vec![CheckRecord::failed(source, code, message)],
         };
-        invalid |= rec.error.is_some();
-        exposed |= rec.fails(opts.fail_on);
-        let line = match opts.format {
-            CheckFormat::Json => render_json(&rec) + "\n",
-            _ => render_text(&rec),
-        };
-        if out.write_all(line.as_bytes()).is_err() {
+        if recs.is_empty() && opts.format == CheckFormat::Text {
+            let _ = writeln!(out, "{source}: no ECR resources");
+        }
+        for rec in recs {
+            // A policy known only at deploy is not invalid input, and never passes.
+            let unknown = crate::iac::report::is_unknown(&rec);
+            invalid |= rec.error.is_some() && !unknown;
+            exposed |= rec.fails(opts.fail_on) || (unknown && opts.fail_on != FailOn::Never);
+            let line = match opts.format {
+                CheckFormat::Json => render_json(&rec) + "\n",
+                CheckFormat::Sarif => {
+                    sarif.extend(crate::iac::report::sarif_findings(&rec, registry));
+                    continue;
+                }
+                CheckFormat::Text => {
+                    crate::iac::report::render_text(&rec).unwrap_or_else(|| render_text(&rec))
+                }
+            };
+            if out.write_all(line.as_bytes()).is_err() {
+                return 2;
+            }
+        }
+    }
+    if opts.format == CheckFormat::Sarif {
+        let log = crate::iac::sarif::render(&sarif, crate::VERSION);
+        let text = serde_json::to_string_pretty(&log).unwrap_or_default();
+        if writeln!(out, "{text}").is_err() {
             return 2;
         }
     }
@@ -496,6 +577,9 @@ mod tests {
             target: Target::Repository { arn: None },
             format: CheckFormat::Json,
             fail_on: FailOn::Public,
+            input_type: None,
+            region: None,
+            required_tags: vec!["owner".into()],
         }
     }
 

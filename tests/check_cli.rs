@@ -157,8 +157,7 @@ fn invalid_input_and_usage_errors_exit_2() {
         vec!["--trusted-account", "abc", &public],
         vec!["--trusted-org", "org-1", &public],
         vec!["--repository-arn", "arn:aws:s3:::bucket", &public],
-        vec!["--format", "sarif", &public],
-        vec!["--input-type", "terraform-plan", &public],
+        vec!["--region", "mars-1", &public],
     ] {
         let out = run(&args, None);
         assert_eq!(out.status.code(), Some(2), "{args:?}");

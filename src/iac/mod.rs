@@ -17,6 +17,7 @@
 pub mod cloudformation;
 pub mod gate;
 pub mod intrinsics;
+pub mod report;
 pub mod sarif;
 pub mod terraform;
 
