@@ -30,7 +30,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "checkov $("$VENV/bin/checkov" --version), $("$OURS" --version)" >&2
 echo
-echo "| fixture | resource | checkov CKV_AWS_32 | ecr-exposure-exporter | same? |"
+echo "| fixture | resource | checkov CKV_AWS_32 | ecr-exposure-exporter | same gate outcome? |"
 echo "|---|---|---|---|---|"
 for f in "$FIXTURES"/tf-*.plan.json "$FIXTURES"/cfn-*.json "$FIXTURES"/cfn-*.yaml; do
     name=$(basename "$f")
@@ -38,9 +38,11 @@ for f in "$FIXTURES"/tf-*.plan.json "$FIXTURES"/cfn-*.json "$FIXTURES"/cfn-*.yam
         tf-*) framework=terraform_plan ;;
         *) framework=cloudformation ;;
     esac
-    # checkov exits 1 when a check fails; that is a result, not an error.
-    (cd "$FIXTURES" && "../../../$VENV/bin/checkov" -f "$name" --framework "$framework" \
-        --check CKV_AWS_32 -o json 2>/dev/null) >"$tmp/checkov.json" || true
+    # checkov exits 1 when a check fails; that is a result, not an error. --skip-download and
+    # BC_SKIP_MAPPING keep it offline (otherwise it tries to fetch guidelines from its vendor).
+    (cd "$FIXTURES" && BC_SKIP_MAPPING=TRUE "../../../$VENV/bin/checkov" -f "$name" \
+        --framework "$framework" --check CKV_AWS_32 --skip-download -o json 2>/dev/null) \
+        >"$tmp/checkov.json" || true
     "$OURS" check "${OUR_FLAGS[@]}" --format json "$f" >"$tmp/ours.json" 2>"$tmp/ours.err" || true
     python3 - "$name" "$tmp/checkov.json" "$tmp/ours.json" <<'PY'
 import json, sys
@@ -87,7 +89,18 @@ for rec in ours:
         continue  # a tags-only record: checkov's CKV_AWS_32 has nothing to say about it
     mine = ours_verdict(rec)
     theirs = checkov.get(res, "not checked")
-    same = (theirs == "FAILED") == mine.startswith("public")
-    print(f"| {name} | `{res}` | {theirs} | {mine} | {'yes' if same else '**no**'} |")
+    # Compare gate outcomes at --fail-on public: ours fails on public, unknown and invalid.
+    ours_fails = not mine.startswith(("not exposed", "cross-account"))
+    if theirs == "not checked":
+        same = "**no**" if ours_fails else "not checked"
+    elif (theirs == "FAILED") != ours_fails:
+        same = "**no**"
+    elif mine.startswith("invalid"):
+        same = "same exit, other reason"
+    elif mine.startswith("cross-account"):
+        same = "yes at --fail-on public"
+    else:
+        same = "yes"
+    print(f"| {name} | `{res}` | {theirs} | {mine} | {same} |")
 PY
 done
