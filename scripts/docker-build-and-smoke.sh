@@ -39,7 +39,7 @@ git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} sh -c 'test
 say "vendoring crates into the build context"
 mkdir -p "$context/.cargo"
 cargo vendor --locked --versioned-dirs --manifest-path "$context/Cargo.toml" "$context/vendor" \
-  > "$context/.cargo/config.toml"
+  | sed "s#$context/vendor#vendor#" > "$context/.cargo/config.toml"
 
 revision=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)

@@ -240,3 +240,105 @@ fn public_policy_pages_resolves_and_missing_owner_goes_to_tickets() {
     }
     eprintln!("whole scenario: {:?}", started.elapsed());
 }
+
+/// Inhibition in the example configuration, on a real Alertmanager: while
+/// EcrExposureExporterDown fires for a job, that job's repository alerts are held back (another
+/// job's are not), and a failing scan holds back the staleness alert of the same target.
+#[test]
+fn exporter_down_inhibits_its_repository_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Webhook::start();
+    let mut am = Alertmanager::start(dir.path(), &alertmanager_config(&hook));
+    let alert =
+        |labels: Value| serde_json::json!({"labels": labels, "annotations": {"summary": "test"}});
+    let alerts = serde_json::json!([
+        alert(
+            serde_json::json!({"alertname": "EcrExposureExporterDown", "severity": "critical",
+            "job": "ecr-exposure-exporter", "instance": "127.0.0.1:9847"})
+        ),
+        alert(
+            serde_json::json!({"alertname": "EcrExposureRepositoryPublic", "severity": "critical",
+            "job": "ecr-exposure-exporter", "account_id": ACCOUNT, "region": "us-east-1",
+            "repository": "held-back", "access": "read", "owner_tag": "team-payments"})
+        ),
+        alert(
+            serde_json::json!({"alertname": "EcrExposureRepositoryPublic", "severity": "critical",
+            "job": "other-exporter", "account_id": ACCOUNT, "region": "us-east-1",
+            "repository": "other-job", "access": "read", "owner_tag": "team-payments"})
+        ),
+        alert(
+            serde_json::json!({"alertname": "EcrExposureScanFailing", "severity": "warning",
+            "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
+        ),
+        alert(
+            serde_json::json!({"alertname": "EcrExposureScanStale", "severity": "warning",
+            "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
+        ),
+    ]);
+    assert_eq!(
+        stack::http_post_json(am.port, "/api/v2/alerts", &alerts),
+        Some(200)
+    );
+
+    let state = |repository_or_name: &str| -> Option<String> {
+        let (_, body) = stack::http_get(am.port, "/api/v2/alerts")?;
+        let list: Value = serde_json::from_str(&body).ok()?;
+        list.as_array()?
+            .iter()
+            .find(|a| {
+                a["labels"]["repository"] == repository_or_name
+                    || a["labels"]["alertname"] == repository_or_name
+            })
+            .and_then(|a| a["status"]["state"].as_str().map(String::from))
+    };
+    wait_until("inhibition to apply", &mut [&mut am.proc], || {
+        (state("held-back").as_deref() == Some("suppressed")
+            && state("EcrExposureScanStale").as_deref() == Some("suppressed"))
+        .then_some(())
+    });
+    assert_eq!(state("other-job").as_deref(), Some("active"));
+    assert_eq!(state("EcrExposureScanFailing").as_deref(), Some("active"));
+
+    // Deliveries: the other job's page arrives, the held-back one never does.
+    wait_until("the other job's page", &mut [&mut am.proc], || {
+        alerts_in(
+            &hook.deliveries(),
+            "/security-pager",
+            "EcrExposureRepositoryPublic",
+            "firing",
+        )
+        .into_iter()
+        .find(|a| a["labels"]["repository"] == "other-job")
+    });
+    wait_until("the ExporterDown page", &mut [&mut am.proc], || {
+        alerts_in(
+            &hook.deliveries(),
+            "/security-pager",
+            "EcrExposureExporterDown",
+            "firing",
+        )
+        .into_iter()
+        .next()
+    });
+    let delivered = hook.deliveries();
+    assert!(
+        alerts_in(
+            &delivered,
+            "/security-pager",
+            "EcrExposureRepositoryPublic",
+            "firing"
+        )
+        .iter()
+        .all(|a| a["labels"]["repository"] != "held-back"),
+        "an inhibited page was delivered"
+    );
+    assert!(
+        alerts_in(
+            &delivered,
+            "/security-team",
+            "EcrExposureScanStale",
+            "firing"
+        )
+        .is_empty()
+    );
+}

@@ -87,7 +87,7 @@ pub fn http_get(port: u16, path_and_query: &str) -> Option<(u16, String)> {
         .ok()?;
     write!(
         stream,
-        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/plain\r\nConnection: close\r\n\r\n"
+        "GET {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut raw = Vec::new();
@@ -382,4 +382,26 @@ pub fn moto_op(moto: &Moto, account: &str, args: &[&str]) {
         "moto_ops.py {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Minimal HTTP POST of a JSON body on loopback: the status code.
+pub fn http_post_json(port: u16, path: &str, body: &Value) -> Option<u16> {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    String::from_utf8_lossy(&raw)
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
