@@ -225,13 +225,18 @@ pub fn render_text(rec: &CheckRecord) -> Option<String> {
         _ => "not exposed outside the trust zone".to_string(),
     };
     let mut out = format!("{at} {} ({}): {verdict}\n", iac.resource, iac.resource_type);
-    if let (Some(true), _) | (_, Some(true)) = (rec.public, rec.cross_account) {
+    for g in &rec.grants {
+        let mut brief = g.clone();
+        brief.explanation.clear();
         let v = crate::analysis::policy::Verdict {
-            grants: rec.grants.clone(),
+            grants: vec![brief],
             ..Default::default()
         };
-        for g in gate::grant_lines(&v) {
-            out.push_str(&format!("  - {g}\n"));
+        for line in gate::grant_lines(&v) {
+            out.push_str(&format!("  - {line}\n"));
+        }
+        for e in &g.explanation {
+            out.push_str(&format!("      {e}\n"));
         }
     }
     if !iac.missing_tags.is_empty() {
@@ -247,4 +252,66 @@ pub fn render_text(rec: &CheckRecord) -> Option<String> {
         out.push_str(&format!("  note: {n}\n"));
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::policy::{RegistryScope, Trust};
+
+    fn records_of(yaml: &str) -> Vec<CheckRecord> {
+        let settings = GateSettings {
+            trust: Trust {
+                owner_account: "111111111111".into(),
+                ..Trust::default()
+            },
+            required_tags: vec!["owner".into()],
+            registry_scope: RegistryScope::V2,
+            region: Some("eu-west-1".into()),
+        };
+        let ctx = ResolveContext {
+            account: Some("111111111111".into()),
+            region: Some("eu-west-1".into()),
+        };
+        records("t.yaml", yaml, InputType::Cloudformation, &ctx, &settings)
+    }
+
+    #[test]
+    fn records_rules_and_text() {
+        let recs = records_of(
+            "Resources:\n  Pub:\n    Type: AWS::ECR::Repository\n    Properties:\n      RepositoryPolicyText:\n        Statement:\n          - {Effect: Allow, Principal: '*', Action: 'ecr:ListImages'}\n  Unk:\n    Type: AWS::ECR::RegistryPolicy\n    Properties:\n      PolicyText: !GetAtt X.Y\n",
+        );
+        assert_eq!(recs.len(), 2);
+        let rules = |r: &CheckRecord| {
+            sarif_findings(r, false)
+                .into_iter()
+                .map(|f| (f.rule, f.line))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            rules(&recs[0]),
+            vec![(Rule::PublicExposure, Some(2)), (Rule::MissingTag, Some(2))]
+        );
+        assert!(is_unknown(&recs[1]));
+        assert_eq!(rules(&recs[1]), vec![(Rule::PolicyUnknown, Some(8))]);
+        let text = render_text(&recs[0]).unwrap();
+        assert!(
+            text.starts_with("t.yaml:2 Pub (AWS::ECR::Repository): PUBLIC, read access\n"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&recs[1]).unwrap();
+        assert_eq!(json["policy_state"], "unknown");
+        assert_eq!(json["kind"], "registry_policy");
+        assert!(json["public"].is_null());
+    }
+
+    #[test]
+    fn unreadable_file_is_one_error_record() {
+        let recs = records_of("Resources: [");
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].error.as_ref().unwrap().code, "invalid_yaml");
+        assert!(recs[0].iac.is_none());
+        assert_eq!(sarif_findings(&recs[0], false)[0].rule, Rule::PolicyInvalid);
+        assert!(render_text(&recs[0]).is_none());
+    }
 }
