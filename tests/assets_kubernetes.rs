@@ -153,3 +153,23 @@ fn manifests_fit_together() {
             .any(|a| a == "--web.listen-address=127.0.0.1:9847")
     );
 }
+
+/// The ConfigMap's configuration is one the exporter accepts (`config check`).
+#[test]
+fn configmap_configuration_passes_config_check() {
+    let cm = manifest("configmap.yaml");
+    let text = cm["data"]["config.yaml"]
+        .as_str()
+        .expect("data.config.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(&path, text).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecr-exposure-exporter"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ECR_EXPOSURE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = run_ok(cmd.args(["config", "check"]).arg(&path));
+    assert!(out.contains("configuration OK"), "{out}");
+}
