@@ -2,7 +2,7 @@
 use std::process::Command;
 
 fn main() {
-    let revision = std::env::var("ECR_EXPOSURE_REVISION")
+    let revision = std::env::var("BUILD_GIT_REVISION")
         .ok()
         .filter(|s| !s.is_empty())
         .or_else(|| {
@@ -15,7 +15,7 @@ fn main() {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string());
-    println!("cargo:rustc-env=ECR_EXPOSURE_REVISION={revision}");
-    println!("cargo:rerun-if-env-changed=ECR_EXPOSURE_REVISION");
+    println!("cargo:rustc-env=BUILD_GIT_REVISION={revision}");
+    println!("cargo:rerun-if-env-changed=BUILD_GIT_REVISION");
     println!("cargo:rerun-if-changed=.git/HEAD");
 }

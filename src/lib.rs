@@ -46,9 +46,9 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const VERSION_LONG: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (revision ",
-    env!("ECR_EXPOSURE_REVISION"),
+    env!("BUILD_GIT_REVISION"),
     ")"
 );
 
 /// Git revision the binary was built from (`unknown` outside a checkout).
-pub const REVISION: &str = env!("ECR_EXPOSURE_REVISION");
+pub const REVISION: &str = env!("BUILD_GIT_REVISION");
