@@ -128,3 +128,34 @@ fn every_alert_is_tested_firing_and_not_firing() {
         "alerts never tested silent: {not_silent:?}"
     );
 }
+
+/// Every alert's runbook_url anchor exists in docs/runbooks.md (a `## <AlertName>` heading,
+/// whose GitHub anchor is the name in lower case), and each section says how to confirm, fix
+/// and verify.
+#[test]
+fn every_alert_has_a_runbook_section() {
+    let rules = std::fs::read_to_string(repo_path(RULES)).unwrap();
+    let runbooks = std::fs::read_to_string(repo_path("docs/runbooks.md")).unwrap();
+    let sections: Vec<&str> = runbooks.split("\n## ").skip(1).collect();
+    let mut seen = 0;
+    for line in rules.lines() {
+        let Some(name) = line.trim().strip_prefix("- alert: ") else {
+            continue;
+        };
+        seen += 1;
+        let section = sections
+            .iter()
+            .find(|s| s.lines().next() == Some(name))
+            .unwrap_or_else(|| panic!("docs/runbooks.md has no `## {name}` section"));
+        for part in [
+            "**Meaning.**",
+            "**Impact.**",
+            "**Confirm.**",
+            "**Fix.**",
+            "**Verify.**",
+        ] {
+            assert!(section.contains(part), "runbook of {name} lacks {part}");
+        }
+    }
+    assert_eq!(seen, 10);
+}
