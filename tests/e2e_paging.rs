@@ -275,11 +275,6 @@ fn exporter_down_inhibits_its_repository_pages() {
             "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
         ),
     ]);
-    assert_eq!(
-        stack::http_post_json(am.port, "/api/v2/alerts", &alerts),
-        Some(200)
-    );
-
     let state = |repository_or_name: &str| -> Option<String> {
         let (_, body) = stack::http_get(am.port, "/api/v2/alerts")?;
         let list: Value = serde_json::from_str(&body).ok()?;
@@ -291,6 +286,31 @@ fn exporter_down_inhibits_its_repository_pages() {
             })
             .and_then(|a| a["status"]["state"].as_str().map(String::from))
     };
+    // Inhibiting alerts first, as in production (ExporterDown needs 5 minutes of down):
+    // Alertmanager indexes inhibitors asynchronously, so a target in the same batch could pass.
+    let list = alerts.as_array().unwrap();
+    let sources = Value::Array(vec![list[0].clone(), list[3].clone()]);
+    let targets = Value::Array(vec![list[1].clone(), list[2].clone(), list[4].clone()]);
+    assert_eq!(
+        stack::http_post_json(am.port, "/api/v2/alerts", &sources),
+        Some(200)
+    );
+    wait_until(
+        "the inhibiting alerts to be active",
+        &mut [&mut am.proc],
+        || {
+            (state("EcrExposureExporterDown").as_deref() == Some("active")
+                && state("EcrExposureScanFailing").as_deref() == Some("active"))
+            .then_some(())
+        },
+    );
+    // The API shows the alerts before the inhibitor has necessarily indexed them; give it a
+    // moment (not a timing assertion: a longer pause only makes the test more lenient).
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(
+        stack::http_post_json(am.port, "/api/v2/alerts", &targets),
+        Some(200)
+    );
     wait_until("inhibition to apply", &mut [&mut am.proc], || {
         (state("held-back").as_deref() == Some("suppressed")
             && state("EcrExposureScanStale").as_deref() == Some("suppressed"))
