@@ -14,7 +14,6 @@
 //! written once more and the process exits 0 within [`SHUTDOWN_DEADLINE`].
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -381,17 +380,13 @@ pub fn run(args: ServeArgs) -> u8 {
         }
     };
     runtime.block_on(async move {
-        let addr: SocketAddr = match args.listen_address.parse() {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!(
-                    "ecr-exposure-exporter: --web.listen-address {}: {e}",
-                    args.listen_address
-                );
-                return 2;
-            }
+        // Go exporters accept ":9847" for every interface; so do we.
+        let addr = if args.listen_address.starts_with(':') {
+            format!("0.0.0.0{}", args.listen_address)
+        } else {
+            args.listen_address.clone()
         };
-        let listener = match TcpListener::bind(addr).await {
+        let listener = match TcpListener::bind(addr.as_str()).await {
             Ok(l) => l,
             Err(e) => {
                 eprintln!("ecr-exposure-exporter: cannot listen on {addr}: {e}");
@@ -458,12 +453,56 @@ pub fn run(args: ServeArgs) -> u8 {
     })
 }
 
-/// Build the per-tick cycle and the API call statistics from the configuration.
+/// Build the per-tick cycle and the API call statistics from the configuration: one
+/// [`ScanContext`](crate::collect::ScanContext) for the life of the process (it holds the
+/// credentials cache and the call counters).
 async fn cycle_for(
     config: &crate::config::Config,
 ) -> Result<(CycleFn, Option<ApiStatsSource>), String> {
-    let _ = config;
-    Err("the collection engine is not wired into serve yet".to_string())
+    let ctx = Arc::new(crate::collect::ScanContext::new(config.clone()).await);
+    let stats = ctx.stats().clone();
+    let cycle: CycleFn = Arc::new(move || {
+        let ctx = ctx.clone();
+        Box::pin(async move {
+            let cycle = crate::collect::run_cycle(&ctx).await;
+            CycleOutput {
+                outcomes: cycle.outcomes,
+                settings: cycle.settings,
+            }
+        })
+    });
+    let api_stats: ApiStatsSource = Arc::new(move || api_samples(&stats.snapshot()));
+    Ok((cycle, Some(api_stats)))
+}
+
+/// The collection layer's counters, in the collector's shape.
+fn api_samples(snap: &crate::aws::ApiStatsSnapshot) -> Vec<crate::metrics::ApiCallSample> {
+    let mut out: Vec<crate::metrics::ApiCallSample> = snap
+        .calls
+        .iter()
+        .map(|c| crate::metrics::ApiCallSample {
+            service: c.service.to_string(),
+            operation: c.operation.to_string(),
+            requests: c.count,
+            errors: Vec::new(),
+        })
+        .collect();
+    for e in &snap.errors {
+        let code = (e.error_code.as_label().to_string(), e.count);
+        match out
+            .iter_mut()
+            .find(|s| s.service == e.service && s.operation == e.operation)
+        {
+            Some(s) => s.errors.push(code),
+            None => out.push(crate::metrics::ApiCallSample {
+                service: e.service.to_string(),
+                operation: e.operation.to_string(),
+                requests: 0,
+                errors: vec![code],
+            }),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! `/findings`: the open findings of the last snapshot as JSON lines, filterable by
 //! `account_id`, `region`, `scope` and `finding`.
 //!
-//! One object per line (`application/x-ndjson`): a repository or registry record with the
-//! analysed report (as `scan --once` prints it) plus its open findings, each with first-seen
-//! time and suppression. Only records with at least one open finding are listed (suppressed
+//! One object per line (`application/x-ndjson`): the repository or registry record exactly as
+//! `scan --once --format json` prints it ([`crate::scan::repository_record`]), plus `stale` and
+//! `findings` (each open finding with its first-seen time and suppression). Only records with at least one open finding are listed (suppressed
 //! ones included, marked). Records of a target whose last scan failed carry `"stale": true`.
 
 use serde::Serialize;
@@ -173,40 +173,39 @@ pub fn render(snapshot: &Snapshot, filter: &FindingsFilter, now: OffsetDateTime)
             if !filter.matches_findings(&findings) {
                 continue;
             }
-            let mut record = Map::new();
+            // The same object as `scan --once` prints, plus lifecycle fields.
             let base = t.report.as_ref().and_then(|r| {
                 if repo.is_empty() {
-                    r.registry
-                        .as_ref()
-                        .and_then(|g| serde_json::to_value(g).ok())
+                    r.registry.as_ref().map(crate::scan::registry_record)
                 } else {
                     r.repositories
                         .iter()
                         .find(|x| x.repository == repo)
-                        .and_then(|x| serde_json::to_value(x).ok())
+                        .map(crate::scan::repository_record)
                 }
             });
-            record.insert(
-                "kind".into(),
-                Value::from(if repo.is_empty() {
-                    "registry"
-                } else {
-                    "repository"
-                }),
-            );
-            record.insert(
-                "account_id".into(),
-                Value::from(t.target.account_id.clone()),
-            );
-            record.insert("region".into(), Value::from(t.target.region.clone()));
-            if !repo.is_empty() {
-                record.insert("repository".into(), Value::from(repo));
-            }
-            if let Some(Value::Object(map)) = base {
-                for (k, v) in map {
-                    record.entry(k).or_insert(v);
+            let mut record = match base {
+                Some(Value::Object(map)) => map,
+                // Restored from the state file, not scanned yet in this process.
+                _ => {
+                    let mut m = Map::new();
+                    let kind = if repo.is_empty() {
+                        "registry"
+                    } else {
+                        "repository"
+                    };
+                    m.insert("kind".into(), Value::from(kind));
+                    m.insert(
+                        "account_id".into(),
+                        Value::from(t.target.account_id.clone()),
+                    );
+                    m.insert("region".into(), Value::from(t.target.region.clone()));
+                    if !repo.is_empty() {
+                        m.insert("repository".into(), Value::from(repo));
+                    }
+                    m
                 }
-            }
+            };
             record.insert(
                 "stale".into(),
                 Value::from(t.is_stale() || t.report.is_none()),

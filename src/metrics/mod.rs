@@ -240,6 +240,9 @@ impl Format {
 pub struct Metrics {
     registry: Registry,
     counters: Counters,
+    /// Size of the last rendering: the next buffer is allocated at once instead of doubling
+    /// its way up (which would briefly hold 1.5x the output).
+    last_size: std::sync::atomic::AtomicUsize,
 }
 
 impl Metrics {
@@ -248,7 +251,11 @@ impl Metrics {
         let counters = Counters::default();
         counters.register(&mut registry);
         registry.register_collector(Box::new(collector));
-        Metrics { registry, counters }
+        Metrics {
+            registry,
+            counters,
+            last_size: std::sync::atomic::AtomicUsize::new(64 * 1024),
+        }
     }
 
     pub fn counters(&self) -> &Counters {
@@ -257,7 +264,9 @@ impl Metrics {
 
     /// Encode everything in `format`.
     pub fn render(&self, format: Format) -> String {
-        let mut out = String::with_capacity(64 * 1024);
+        use std::sync::atomic::Ordering;
+        let hint = self.last_size.load(Ordering::Relaxed);
+        let mut out = String::with_capacity(hint + hint / 8);
         let result = match format {
             Format::OpenMetrics => {
                 prometheus_client::encoding::text::encode(&mut out, &self.registry)
@@ -270,6 +279,7 @@ impl Metrics {
             // Writing into a String cannot fail; an encoder error is a bug in a label set.
             tracing::error!(error = %e, "encoding metrics failed");
         }
+        self.last_size.store(out.len(), Ordering::Relaxed);
         out
     }
 }

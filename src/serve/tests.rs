@@ -1,6 +1,7 @@
 //! The daemon with a fake cycle on 127.0.0.1:0: readiness, scheduling, skipped ticks, state
 //! persisted across restarts and at shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

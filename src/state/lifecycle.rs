@@ -192,15 +192,18 @@ impl Tracker {
                 }
             }
         }
-        // A cycle that listed no target at all says more about discovery than about the
-        // targets: do not age anything on it.
-        if !seen.is_empty() {
+        // A cycle without a single successful scan (for example a failed discovery, reported
+        // as one failed pseudo-target) says more about discovery than about the targets: do
+        // not age anything on it.
+        if ok > 0 {
             let forget_after = self.forget_after;
             let mut gone = Vec::new();
             for (id, snap) in self.targets.iter_mut() {
                 if !seen.contains(id) {
                     snap.absent_cycles += 1;
-                    if snap.absent_cycles > forget_after {
+                    // Nothing to keep for a target without findings: drop it at once, so that
+                    // its scan-health series disappear with it.
+                    if snap.absent_cycles > forget_after || snap.findings.is_empty() {
                         gone.push(id.clone());
                     }
                 }

@@ -7,6 +7,8 @@
 //! - a target that discovery stops listing keeps its findings, marked stale, for
 //!   [`lifecycle::DEFAULT_FORGET_AFTER_CYCLES`] cycles, and is then forgotten: its findings leave
 //!   the state without being counted as resolved (nobody fixed them; we stopped looking);
+//!   a target without findings is dropped as soon as it is no longer listed; cycles without
+//!   a single successful scan (a failed discovery) age nothing;
 //! - first-seen times are persisted after every cycle, before counters move, so a restart never
 //!   counts an opening twice.
 //!

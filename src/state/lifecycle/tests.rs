@@ -326,3 +326,34 @@ fn empty_discovery_ages_nothing() {
     assert!(c.forgotten.is_empty());
     assert_eq!(t.open_findings(), 2);
 }
+
+#[test]
+fn failed_discovery_ages_nothing_and_empty_absent_targets_go_at_once() {
+    let clock = ManualClock::at_unix(T0);
+    let mut t = tracker().with_forget_after(0);
+    t.apply_cycle(vec![ok(vec![repo("app", true, None)])], clock.now(), 1.0);
+    // Discovery failed: one failed pseudo-target.
+    let pseudo = TargetId {
+        account_id: "*".into(),
+        region: "*".into(),
+    };
+    let c = t.apply_cycle(
+        vec![ScanResult {
+            target: pseudo.clone(),
+            duration_seconds: 0.1,
+            result: Err(TargetError {
+                code: "access_denied".into(),
+                message: "organizations".into(),
+            }),
+        }],
+        clock.now(),
+        1.0,
+    );
+    assert!(c.forgotten.is_empty());
+    assert_eq!(t.open_findings(), 2);
+    assert!(t.snapshot().targets.contains_key(&pseudo));
+    // Discovery recovers: the pseudo-target (no findings) disappears at once.
+    t.apply_cycle(vec![ok(vec![repo("app", true, None)])], clock.now(), 1.0);
+    assert!(!t.snapshot().targets.contains_key(&pseudo));
+    assert_eq!(t.open_findings(), 2);
+}
