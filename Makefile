@@ -20,5 +20,8 @@ release:
 bench:
 	cargo bench --locked --bench policy
 
+demo:
+	bash scripts/demo.sh
+
 fuzz:
 	cd fuzz && cargo +nightly fuzz run policy -- -max_total_time=600
