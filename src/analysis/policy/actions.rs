@@ -8,43 +8,43 @@
 use super::Access;
 use super::glob;
 
-/// Repository-scoped actions and their level, in the order of their bits.
+/// Repository-scoped actions (`ecr:` form) and their level, in the order of their bits.
 pub const REPOSITORY_ACTIONS: [(&str, Access); 35] = [
-    ("BatchCheckLayerAvailability", Access::Read),
-    ("BatchGetImage", Access::Read),
-    ("BatchGetRepositoryScanningConfiguration", Access::Read),
-    ("DescribeImageReplicationStatus", Access::Read),
-    ("DescribeImageScanFindings", Access::Read),
-    ("DescribeImageSigningStatus", Access::Read),
-    ("DescribeImages", Access::Read),
-    ("DescribeRepositories", Access::Read),
-    ("GetDownloadUrlForLayer", Access::Read),
-    ("GetImageCopyStatus", Access::Read),
-    ("GetLifecyclePolicy", Access::Read),
-    ("GetLifecyclePolicyPreview", Access::Read),
-    ("GetRepositoryPolicy", Access::Read),
-    ("ListImages", Access::Read),
-    ("ListTagsForResource", Access::Read),
-    ("BatchDeleteImage", Access::Write),
-    ("BatchImportUpstreamImage", Access::Write),
-    ("CompleteLayerUpload", Access::Write),
-    ("CreateRepository", Access::Write),
-    ("DeleteLifecyclePolicy", Access::Write),
-    ("InitiateLayerUpload", Access::Write),
-    ("PutImage", Access::Write),
-    ("PutImageScanningConfiguration", Access::Write),
-    ("PutImageTagMutability", Access::Write),
-    ("PutLifecyclePolicy", Access::Write),
-    ("ReplicateImage", Access::Write),
-    ("StartImageScan", Access::Write),
-    ("StartLifecyclePolicyPreview", Access::Write),
-    ("TagResource", Access::Write),
-    ("UntagResource", Access::Write),
-    ("UpdateImageStorageClass", Access::Write),
-    ("UploadLayerPart", Access::Write),
-    ("SetRepositoryPolicy", Access::Admin),
-    ("DeleteRepositoryPolicy", Access::Admin),
-    ("DeleteRepository", Access::Admin),
+    ("ecr:BatchCheckLayerAvailability", Access::Read),
+    ("ecr:BatchGetImage", Access::Read),
+    ("ecr:BatchGetRepositoryScanningConfiguration", Access::Read),
+    ("ecr:DescribeImageReplicationStatus", Access::Read),
+    ("ecr:DescribeImageScanFindings", Access::Read),
+    ("ecr:DescribeImageSigningStatus", Access::Read),
+    ("ecr:DescribeImages", Access::Read),
+    ("ecr:DescribeRepositories", Access::Read),
+    ("ecr:GetDownloadUrlForLayer", Access::Read),
+    ("ecr:GetImageCopyStatus", Access::Read),
+    ("ecr:GetLifecyclePolicy", Access::Read),
+    ("ecr:GetLifecyclePolicyPreview", Access::Read),
+    ("ecr:GetRepositoryPolicy", Access::Read),
+    ("ecr:ListImages", Access::Read),
+    ("ecr:ListTagsForResource", Access::Read),
+    ("ecr:BatchDeleteImage", Access::Write),
+    ("ecr:BatchImportUpstreamImage", Access::Write),
+    ("ecr:CompleteLayerUpload", Access::Write),
+    ("ecr:CreateRepository", Access::Write),
+    ("ecr:DeleteLifecyclePolicy", Access::Write),
+    ("ecr:InitiateLayerUpload", Access::Write),
+    ("ecr:PutImage", Access::Write),
+    ("ecr:PutImageScanningConfiguration", Access::Write),
+    ("ecr:PutImageTagMutability", Access::Write),
+    ("ecr:PutLifecyclePolicy", Access::Write),
+    ("ecr:ReplicateImage", Access::Write),
+    ("ecr:StartImageScan", Access::Write),
+    ("ecr:StartLifecyclePolicyPreview", Access::Write),
+    ("ecr:TagResource", Access::Write),
+    ("ecr:UntagResource", Access::Write),
+    ("ecr:UpdateImageStorageClass", Access::Write),
+    ("ecr:UploadLayerPart", Access::Write),
+    ("ecr:SetRepositoryPolicy", Access::Admin),
+    ("ecr:DeleteRepositoryPolicy", Access::Admin),
+    ("ecr:DeleteRepository", Access::Admin),
 ];
 
 /// Registry-level actions: a resource policy cannot grant them, so they never count.
@@ -91,7 +91,7 @@ pub const V1_NAMES: [&str; 3] = [
 pub fn bit_of(name: &str) -> Option<u32> {
     REPOSITORY_ACTIONS
         .iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        .position(|(n, _)| n[4..].eq_ignore_ascii_case(name))
         .map(|i| i as u32)
 }
 
@@ -135,7 +135,7 @@ impl ActionNames {
     /// Name (`ecr:Name`) of a bit.
     pub fn name(&self, bit: u32) -> String {
         if bit < UNKNOWN_FIRST {
-            format!("ecr:{}", REPOSITORY_ACTIONS[bit as usize].0)
+            REPOSITORY_ACTIONS[bit as usize].0.to_string()
         } else {
             match self.unknown.get((bit - UNKNOWN_FIRST) as usize) {
                 Some(n) => format!("ecr:{n}"),
@@ -146,7 +146,7 @@ impl ActionNames {
 
     /// Bits matched by one action pattern (case-insensitive, `*` and `?`).
     pub fn mask_of(&self, pat: &str) -> u64 {
-        if pat == "*" {
+        if pat == "*" || pat.eq_ignore_ascii_case("ecr:*") {
             return self.universe();
         }
         if !pat.contains(['*', '?']) {
@@ -173,10 +173,7 @@ impl ActionNames {
         let mut m = 0u64;
         let mut buf = String::with_capacity(48);
         for (i, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
-            buf.clear();
-            buf.push_str("ecr:");
-            buf.push_str(n);
-            if glob::matches_ci(pb, buf.as_bytes()) {
+            if glob::matches_ci(pb, n.as_bytes()) {
                 m |= 1 << i;
             }
         }

@@ -6,6 +6,7 @@
 //! (2012-10-17 only). Keys the outsider chooses freely are "free": they satisfy an Allow and
 //! keep a Deny from applying.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -40,35 +41,44 @@ pub enum Key {
     Free,
 }
 
+const KEYS: [(&str, Key); 19] = [
+    ("aws:PrincipalAccount", Key::PrincipalAccount),
+    ("aws:PrincipalArn", Key::PrincipalArn),
+    ("aws:PrincipalOrgID", Key::PrincipalOrgId),
+    ("aws:PrincipalOrgPaths", Key::PrincipalOrgPaths),
+    ("aws:userid", Key::UserId),
+    ("aws:username", Key::Username),
+    ("aws:SourceIp", Key::SourceIp),
+    ("aws:SourceVpc", Key::SourceVpc),
+    ("aws:SourceVpce", Key::SourceVpce),
+    ("aws:SourceAccount", Key::SourceAccount),
+    ("aws:SourceOwner", Key::SourceOwner),
+    ("aws:SourceArn", Key::SourceArn),
+    ("aws:SourceOrgID", Key::SourceOrgId),
+    ("aws:SourceOrgPaths", Key::SourceOrgPaths),
+    ("aws:PrincipalIsAWSService", Key::PrincipalIsAwsService),
+    ("aws:PrincipalServiceName", Key::PrincipalServiceName),
+    (
+        "aws:PrincipalServiceNamesList",
+        Key::PrincipalServiceNamesList,
+    ),
+    ("aws:RequestedRegion", Key::RequestedRegion),
+    ("aws:ResourceAccount", Key::ResourceAccount),
+];
+
 impl Key {
     /// Classify a key name (case-insensitive, spec §2.10).
     pub fn of(name: &str) -> Key {
-        let l = name.to_ascii_lowercase();
-        if l.starts_with("aws:resourcetag/") || l.starts_with("ecr:resourcetag/") {
+        let b = name.as_bytes();
+        if b.len() > 16
+            && (b[..16].eq_ignore_ascii_case(b"aws:resourcetag/")
+                || b[..16].eq_ignore_ascii_case(b"ecr:resourcetag/"))
+        {
             return Key::ResourceTag;
         }
-        match l.as_str() {
-            "aws:principalaccount" => Key::PrincipalAccount,
-            "aws:principalarn" => Key::PrincipalArn,
-            "aws:principalorgid" => Key::PrincipalOrgId,
-            "aws:principalorgpaths" => Key::PrincipalOrgPaths,
-            "aws:userid" => Key::UserId,
-            "aws:username" => Key::Username,
-            "aws:sourceip" => Key::SourceIp,
-            "aws:sourcevpc" => Key::SourceVpc,
-            "aws:sourcevpce" => Key::SourceVpce,
-            "aws:sourceaccount" => Key::SourceAccount,
-            "aws:sourceowner" => Key::SourceOwner,
-            "aws:sourcearn" => Key::SourceArn,
-            "aws:sourceorgid" => Key::SourceOrgId,
-            "aws:sourceorgpaths" => Key::SourceOrgPaths,
-            "aws:principalisawsservice" => Key::PrincipalIsAwsService,
-            "aws:principalservicename" => Key::PrincipalServiceName,
-            "aws:principalservicenameslist" => Key::PrincipalServiceNamesList,
-            "aws:requestedregion" => Key::RequestedRegion,
-            "aws:resourceaccount" => Key::ResourceAccount,
-            _ => Key::Free,
-        }
+        KEYS.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map_or(Key::Free, |(_, k)| *k)
     }
 }
 
@@ -109,8 +119,8 @@ pub enum Part {
 }
 
 #[derive(Debug, Clone)]
-pub enum Val {
-    Str(String),
+pub enum Val<'a> {
+    Str(&'a str),
     Ip(Option<IpNet>),
     Num(Option<f64>),
     Tmpl(Vec<Part>),
@@ -118,17 +128,17 @@ pub enum Val {
 
 /// A compiled `operator: {key: values}` clause.
 #[derive(Debug, Clone)]
-pub struct CClause {
-    pub op_name: String,
+pub struct CClause<'a> {
+    pub op_name: &'a str,
     pub base: BaseOp,
     pub quant: Quantifier,
     pub if_exists: bool,
-    pub key_name: String,
+    pub key_name: &'a str,
     pub key: Key,
     /// Tag name for [`Key::ResourceTag`].
-    pub tag: String,
-    pub raw: Vec<String>,
-    pub vals: Vec<Val>,
+    pub tag: &'a str,
+    pub raw: &'a [Cow<'a, str>],
+    pub vals: Vec<Val<'a>>,
 }
 
 fn tag_of(name: &str) -> String {
@@ -191,8 +201,8 @@ fn parse_template(s: &str) -> Option<Vec<Part>> {
     Some(parts)
 }
 
-impl CClause {
-    pub fn compile(c: &Clause<'_>, version: Version) -> CClause {
+impl<'a> CClause<'a> {
+    pub fn compile(c: &'a Clause<'a>, version: Version) -> CClause<'a> {
         let key = Key::of(&c.key);
         let base = c.op.base;
         let vals = c
@@ -212,23 +222,23 @@ impl CClause {
                             return Val::Tmpl(t);
                         }
                     }
-                    Val::Str(v.to_string())
+                    Val::Str(v)
                 }
             })
             .collect();
         CClause {
-            op_name: c.op_name.to_string(),
+            op_name: &c.op_name,
             base,
             quant: c.op.quant,
             if_exists: c.op.if_exists,
-            key_name: c.key.to_string(),
+            key_name: &c.key,
             key,
             tag: if key == Key::ResourceTag {
-                tag_of(&c.key)
+                c.key.split_once('/').map_or("", |(_, t)| t)
             } else {
-                String::new()
+                ""
             },
-            raw: c.values.iter().map(|v| v.to_string()).collect(),
+            raw: &c.values,
             vals,
         }
     }
@@ -333,7 +343,7 @@ fn date_cmp(base: BaseOp, a: &str, b: &str) -> bool {
 }
 
 /// Does request value `s` match policy value `v` under the positive form of `base`?
-fn positive<C: Context>(base: BaseOp, v: &Val, s: &str, ctx: &C) -> bool {
+fn positive<C: Context>(base: BaseOp, v: &Val<'_>, s: &str, ctx: &C) -> bool {
     match v {
         Val::Ip(net) => match (net, s.parse::<IpAddr>()) {
             (Some(n), Ok(ip)) => n.contains(&ip),
@@ -418,18 +428,24 @@ mod tests {
         }
     }
 
-    fn clause(op: &str, key: &str, vals: &[&str], v: Version) -> CClause {
+    fn with_clause<R>(
+        op: &str,
+        key: &str,
+        vals: &[&str],
+        v: Version,
+        f: impl FnOnce(&CClause<'_>) -> R,
+    ) -> R {
         let c = Clause {
             op_name: Cow::Owned(op.into()),
             op: parse_operator(op).unwrap(),
             key: Cow::Owned(key.into()),
             values: vals.iter().map(|s| Cow::Owned(s.to_string())).collect(),
         };
-        CClause::compile(&c, v)
+        f(&CClause::compile(&c, v))
     }
 
     fn ev(op: &str, key: &str, vals: &[&str], ctx: &Ctx) -> bool {
-        clause(op, key, vals, Version::V2012).eval(ctx, true)
+        with_clause(op, key, vals, Version::V2012, |c| c.eval(ctx, true))
     }
 
     #[test]
@@ -498,9 +514,16 @@ mod tests {
         assert!(!ev("NumericEquals", "aws:PrincipalAccount", &["x"], &ctx));
         assert!(!ev("DateEquals", "aws:PrincipalAccount", &["x"], &ctx));
         // Free keys: satisfied in an Allow, not applying in a Deny.
-        let free = clause("Bool", "aws:SecureTransport", &["false"], Version::V2012);
-        assert!(free.eval(&ctx, true));
-        assert!(!free.eval(&ctx, false));
+        with_clause(
+            "Bool",
+            "aws:SecureTransport",
+            &["false"],
+            Version::V2012,
+            |free| {
+                assert!(free.eval(&ctx, true));
+                assert!(!free.eval(&ctx, false));
+            },
+        );
     }
 
     #[test]
@@ -511,17 +534,18 @@ mod tests {
         ]);
         let k = "aws:PrincipalArn";
         let v = &["arn:aws:iam::${aws:PrincipalAccount}:root"][..];
-        assert!(clause("StringEquals", k, v, Version::V2012).eval(&ctx, true));
-        assert!(!clause("StringEquals", k, v, Version::V2008).eval(&ctx, true));
+        assert!(with_clause("StringEquals", k, v, Version::V2012, |c| c.eval(&ctx, true)));
+        assert!(!with_clause("StringEquals", k, v, Version::V2008, |c| c.eval(&ctx, true)));
         // Missing variable: that value matches nothing; a default fills in.
         let m = &["arn:aws:iam::${aws:SourceAccount}:root"][..];
-        assert!(!clause("StringEquals", k, m, Version::V2012).eval(&ctx, true));
+        assert!(!with_clause("StringEquals", k, m, Version::V2012, |c| c.eval(&ctx, true)));
         let d = &["arn:aws:iam::${aws:SourceAccount, '111122223333'}:root"][..];
-        assert!(clause("StringEquals", k, d, Version::V2012).eval(&ctx, true));
+        assert!(with_clause("StringEquals", k, d, Version::V2012, |c| c.eval(&ctx, true)));
         // ${*} is a literal star, not a wildcard.
         let lit = &["arn:aws:iam::${*}:root"][..];
-        assert!(!clause("StringLike", k, lit, Version::V2012).eval(&ctx, true));
+        assert!(!with_clause("StringLike", k, lit, Version::V2012, |c| c.eval(&ctx, true)));
         let glob = &["arn:aws:iam::*:root"][..];
-        assert!(clause("StringLike", k, glob, Version::V2012).eval(&ctx, true));
+        assert!(with_clause("StringLike", k, glob, Version::V2012, |c| c
+            .eval(&ctx, true)));
     }
 }

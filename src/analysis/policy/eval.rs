@@ -98,14 +98,14 @@ enum PItem {
 }
 
 #[derive(Debug)]
-struct CStmt {
+struct CStmt<'a> {
     allow: bool,
     not_principal: bool,
     items: Vec<PItem>,
     mask: u64,
     /// Bit r set: the statement applies to resource candidate r.
     res: u64,
-    clauses: Vec<CClause>,
+    clauses: Vec<CClause<'a>>,
 }
 
 struct World<'s> {
@@ -310,7 +310,7 @@ fn instantiate_org(p: &str) -> Option<String> {
     valid_org(&out).then_some(out)
 }
 
-fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
+fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause<'_>>]) -> Harvest {
     let mut h = Harvest::default();
     for (st, cls) in policy.statements.iter().zip(clauses) {
         if st.not_principal {
@@ -346,7 +346,7 @@ fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause>]) -> Harvest {
                 Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
                 _ => {}
             }
-            for v in &c.raw {
+            for v in c.raw.iter() {
                 if v.len() > MAX_HARVEST_LEN {
                     continue;
                 }
@@ -562,7 +562,7 @@ fn partition_of(region: &str) -> &'static str {
 pub(crate) struct Evaluation<'p, 's> {
     policy: &'p Policy<'p>,
     names: ActionNames,
-    stmts: Vec<CStmt>,
+    stmts: Vec<CStmt<'p>>,
     world: World<'s>,
     counted: u64,
     /// Number of public-class network kinds; the rest are policy networks.
@@ -612,7 +612,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 ..
             } => (actions::v1_mask(), Some(RegistryScope::V1)),
         };
-        let clauses: Vec<Vec<CClause>> = policy
+        let clauses: Vec<Vec<CClause<'p>>> = policy
             .statements
             .iter()
             .map(|st| {
@@ -1643,7 +1643,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                     {
                         continue;
                     }
-                    for v in &c.raw {
+                    for v in c.raw.iter() {
                         let uid = v.split(':').next().unwrap_or("");
                         if v.contains(':') && has_fixed_after(uid, 4) && !uid.contains(['*', '?']) {
                             out.push(format!(
@@ -1777,7 +1777,7 @@ fn single_valued(key: Key) -> bool {
 }
 
 /// Plain words for one clause's value in a context; `allow` is the statement's effect.
-fn describe_clause<C: Context>(c: &CClause, ctx: &C, allow: bool) -> String {
+fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String {
     let vals = if c.raw.len() == 1 {
         format!("{:?}", c.raw[0])
     } else {

@@ -200,6 +200,64 @@ pub struct Clause<'a> {
     pub values: Vec<Cow<'a, str>>,
 }
 
+/// An element path built on the stack while parsing and rendered only for an error
+/// (`Statement[2].Condition.StringLike`).
+#[derive(Clone, Copy)]
+struct Path<'x> {
+    parent: Option<&'x Path<'x>>,
+    key: &'x str,
+    index: Option<usize>,
+}
+
+impl<'x> Path<'x> {
+    fn root(key: &'x str) -> Self {
+        Path {
+            parent: None,
+            key,
+            index: None,
+        }
+    }
+    fn key(&'x self, key: &'x str) -> Path<'x> {
+        Path {
+            parent: Some(self),
+            key,
+            index: None,
+        }
+    }
+    fn idx(&'x self, i: usize) -> Path<'x> {
+        Path {
+            parent: Some(self),
+            key: "",
+            index: Some(i),
+        }
+    }
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(p) = self.parent {
+            p.fmt(f)?;
+        }
+        match self.index {
+            Some(i) => write!(f, "[{i}]"),
+            None if self.parent.is_some() => write!(f, ".{}", self.key),
+            None => f.write_str(self.key),
+        }
+    }
+}
+
+impl From<Path<'_>> for String {
+    fn from(p: Path<'_>) -> String {
+        p.to_string()
+    }
+}
+
+impl From<&Path<'_>> for String {
+    fn from(p: &Path<'_>) -> String {
+        p.to_string()
+    }
+}
+
 fn err(code: ErrorCode, path: impl Into<String>, message: impl Into<String>) -> PolicyError {
     PolicyError {
         code,
@@ -296,12 +354,9 @@ pub fn parse(text: &str) -> Result<Policy<'_>, PolicyError> {
         }
     };
     let mut statements = Vec::with_capacity(raw.len());
+    let top = Path::root("Statement");
     for (i, s) in raw.into_iter().enumerate() {
-        let path = if single {
-            "Statement".to_string()
-        } else {
-            format!("Statement[{i}]")
-        };
+        let path = if single { top } else { top.idx(i) };
         statements.push(statement_of(s, &path)?);
     }
     Ok(Policy {
@@ -313,7 +368,7 @@ pub fn parse(text: &str) -> Result<Policy<'_>, PolicyError> {
 
 fn strings<'a>(
     v: Json<'a>,
-    path: &str,
+    path: &Path<'_>,
     code: ErrorCode,
     what: &str,
 ) -> Result<Vec<Cow<'a, str>>, PolicyError> {
@@ -351,7 +406,7 @@ fn strings<'a>(
     }
 }
 
-fn statement_of<'a>(v: Json<'a>, path: &str) -> Result<Statement<'a>, PolicyError> {
+fn statement_of<'a>(v: Json<'a>, path: &Path<'_>) -> Result<Statement<'a>, PolicyError> {
     let Json::Obj(members) = v else {
         return Err(err(
             ErrorCode::InvalidStructure,
@@ -367,7 +422,7 @@ fn statement_of<'a>(v: Json<'a>, path: &str) -> Result<Statement<'a>, PolicyErro
     let mut condition = None;
     for (k, v) in members {
         let key = &*k;
-        let sub = format!("{path}.{key}");
+        let sub = path.key(key);
         match key {
             "Sid" => match v {
                 Json::Str(s) => sid = Some(s),
@@ -435,39 +490,36 @@ fn statement_of<'a>(v: Json<'a>, path: &str) -> Result<Statement<'a>, PolicyErro
     let Some(allow) = effect else {
         return Err(err(
             ErrorCode::MissingKey,
-            format!("{path}.Effect"),
+            path.key("Effect"),
             "the statement has no Effect",
         ));
     };
     let Some((not_principal, pv)) = principal else {
         return Err(err(
             ErrorCode::MissingKey,
-            format!("{path}.Principal"),
+            path.key("Principal"),
             "the statement has neither Principal nor NotPrincipal",
         ));
     };
-    let ppath = format!(
-        "{path}.{}",
-        if not_principal {
-            "NotPrincipal"
-        } else {
-            "Principal"
-        }
-    );
+    let ppath = path.key(if not_principal {
+        "NotPrincipal"
+    } else {
+        "Principal"
+    });
     let principal = principal_of(pv, &ppath)?;
     let Some((not_action, av)) = action else {
         return Err(err(
             ErrorCode::MissingKey,
-            format!("{path}.Action"),
+            path.key("Action"),
             "the statement has neither Action nor NotAction",
         ));
     };
-    let apath = format!("{path}.{}", if not_action { "NotAction" } else { "Action" });
+    let apath = path.key(if not_action { "NotAction" } else { "Action" });
     let actions = strings(av, &apath, ErrorCode::InvalidAction, "Action")?;
     let resources = match resource {
         None => None,
         Some((not, rv)) => {
-            let rpath = format!("{path}.{}", if not { "NotResource" } else { "Resource" });
+            let rpath = path.key(if not { "NotResource" } else { "Resource" });
             Some((
                 not,
                 strings(rv, &rpath, ErrorCode::InvalidResource, "Resource")?,
@@ -476,7 +528,7 @@ fn statement_of<'a>(v: Json<'a>, path: &str) -> Result<Statement<'a>, PolicyErro
     };
     let conditions = match condition {
         None => Vec::new(),
-        Some(c) => conditions_of(c, &format!("{path}.Condition"))?,
+        Some(c) => conditions_of(c, &path.key("Condition"))?,
     };
     Ok(Statement {
         sid,
@@ -490,7 +542,7 @@ fn statement_of<'a>(v: Json<'a>, path: &str) -> Result<Statement<'a>, PolicyErro
     })
 }
 
-fn principal_of<'a>(v: Json<'a>, path: &str) -> Result<Principal<'a>, PolicyError> {
+fn principal_of<'a>(v: Json<'a>, path: &Path<'_>) -> Result<Principal<'a>, PolicyError> {
     match v {
         Json::Str(s) if s == "*" => Ok(Principal::Star),
         Json::Str(_) => Err(err(
@@ -516,7 +568,7 @@ fn principal_of<'a>(v: Json<'a>, path: &str) -> Result<Principal<'a>, PolicyErro
                         ));
                     }
                 };
-                let sub = format!("{path}.{}", t.as_str());
+                let sub = path.key(t.as_str());
                 for s in strings(v, &sub, ErrorCode::InvalidPrincipal, "a principal")? {
                     out.push((t, s));
                 }
@@ -546,7 +598,7 @@ fn scalar<'a>(v: Json<'a>) -> Option<Cow<'a, str>> {
     }
 }
 
-fn conditions_of<'a>(v: Json<'a>, path: &str) -> Result<Vec<Clause<'a>>, PolicyError> {
+fn conditions_of<'a>(v: Json<'a>, path: &Path<'_>) -> Result<Vec<Clause<'a>>, PolicyError> {
     let Json::Obj(ops) = v else {
         return Err(err(
             ErrorCode::InvalidCondition,
@@ -556,7 +608,7 @@ fn conditions_of<'a>(v: Json<'a>, path: &str) -> Result<Vec<Clause<'a>>, PolicyE
     };
     let mut out = Vec::new();
     for (op_name, block) in ops {
-        let opath = format!("{path}.{op_name}");
+        let opath = path.key(&op_name);
         let Some(op) = parse_operator(&op_name) else {
             return Err(err(
                 ErrorCode::UnknownOperator,
@@ -575,7 +627,7 @@ fn conditions_of<'a>(v: Json<'a>, path: &str) -> Result<Vec<Clause<'a>>, PolicyE
             ));
         };
         for (key, vals) in keys {
-            let kpath = format!("{opath}.{key}");
+            let kpath = opath.key(&key);
             if key.is_empty() {
                 return Err(err(
                     ErrorCode::InvalidCondition,
