@@ -25,9 +25,11 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ecr-exposure-demo.XXXXXX")
 MOTO_PID=""
 EXPORTER_PID=""
 cleanup() {
-    trap - EXIT INT TERM
-    [ -n "$EXPORTER_PID" ] && kill "$EXPORTER_PID" 2>/dev/null && wait "$EXPORTER_PID" 2>/dev/null
-    [ -n "$MOTO_PID" ] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+    trap - EXIT
+    trap "" INT TERM  # a second Ctrl-C must not cut the cleanup short
+    set +e
+    if [ -n "$EXPORTER_PID" ]; then kill "$EXPORTER_PID" 2>/dev/null; wait "$EXPORTER_PID" 2>/dev/null; fi
+    if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null; fi
     rm -rf "$WORK"
     echo "demo: stopped"
 }
