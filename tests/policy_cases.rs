@@ -2352,6 +2352,189 @@ fn build() -> Vec<Case> {
     )
     .err(&[InvalidStructure]);
 
+    // ---------------- bounded cost: slow inputs found by fuzzing and adversarial shapes ----------------
+    // Valid policies (under 256 KiB) whose verdict follows from the spec; the time each takes
+    // is reported by `POLICY_TIME_DIRS` in benches/policy.rs, not asserted here.
+    t.group("bounded");
+    t.case(
+        "fuzz_slow_42bf8e10_arn_not_like_noise",
+        include_str!("policy_cases/slow_fuzz_42bf8e10.json"),
+    )
+    .public(Admin);
+    let accounts: Vec<String> = (0..4000u64)
+        .map(|i| (300_000_000_000u64 + i * 7919).to_string())
+        .collect();
+    // The same shapes at a size ECR accepts (policyText up to 10,240 characters).
+    t.case("ecr_size_deny_arn_not_like_150_names", {
+        let arns: Vec<String> = (0..150usize)
+            .map(|i| format!("\"arn:aws:iam::{}:role/name{i}\"", accounts[i % 50]))
+            .collect();
+        pol(&[
+            deny_if(
+                STAR,
+                r#""ecr:*""#,
+                &format!(
+                    r#"{{"ArnNotLike":{{"aws:PrincipalArn":[{}]}}}}"#,
+                    arns.join(",")
+                ),
+            ),
+            allow(STAR, r#""ecr:*""#),
+        ])
+    })
+    .cross(Admin);
+    t.case("ecr_size_600_untrusted_accounts", {
+        let list: Vec<String> = accounts[..600].iter().map(|a| format!("\"{a}\"")).collect();
+        pol(&[allow(
+            &format!(r#"{{"AWS":[{}]}}"#, list.join(",")),
+            r#""ecr:*""#,
+        )])
+    })
+    .cross(Admin);
+    t.case("ecr_size_45_statements_pinned_to_unique_ids", {
+        let stmts: Vec<String> = (0..45usize)
+            .map(|i| {
+                let effect = if i % 3 == 0 { "Deny" } else { "Allow" };
+                stmt(
+                    effect,
+                    STAR,
+                    r#"["ecr:BatchGetImage","ecr:Put*"]"#,
+                    &format!(
+                        r#","Condition":{{"ArnLike":{{"aws:PrincipalArn":"arn:aws:iam::{}:role/r{i}-*"}},"StringLike":{{"aws:userid":"AROA{i:016}:s{i}"}}}}"#,
+                        accounts[i]
+                    ),
+                )
+            })
+            .collect();
+        pol(&stmts)
+    })
+    .nothing();
+    t.case("ecr_size_500_cidrs", {
+        let cidrs: Vec<String> = (0..500u32)
+            .map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256))
+            .collect();
+        pol(&[allow_if(
+            STAR,
+            r#""ecr:*""#,
+            &format!(
+                r#"{{"IpAddress":{{"aws:SourceIp":[{}]}}}}"#,
+                cidrs.join(",")
+            ),
+        )])
+    })
+    .net(Admin);
+    t.case("many_untrusted_accounts_in_principal", {
+        let list: Vec<String> = accounts.iter().map(|a| format!("\"{a}\"")).collect();
+        pol(&[allow(
+            &format!(r#"{{"AWS":[{}]}}"#, list.join(",")),
+            r#""ecr:*""#,
+        )])
+    })
+    .cross(Admin);
+    t.case("many_statements_pinned_to_unique_ids", {
+        let stmts: Vec<String> = (0..1200usize)
+            .map(|i| {
+                let effect = if i % 3 == 0 { "Deny" } else { "Allow" };
+                stmt(
+                    effect,
+                    STAR,
+                    r#"["ecr:BatchGetImage","ecr:Put*"]"#,
+                    &format!(
+                        r#","Condition":{{"ArnLike":{{"aws:PrincipalArn":"arn:aws:iam::{}:role/r{i}-*"}},"StringLike":{{"aws:userid":"AROA{i:016}:s{i}"}}}}"#,
+                        accounts[i]
+                    ),
+                )
+            })
+            .collect();
+        pol(&stmts)
+    })
+    .nothing();
+    t.case("many_fixed_cidrs", {
+        let cidrs: Vec<String> = (0..12000u32)
+            .map(|i| {
+                format!(
+                    "\"{}.{}.{}.0/24\"",
+                    10 + i / 65536 % 200,
+                    i / 256 % 256,
+                    i % 256
+                )
+            })
+            .collect();
+        star_pull_if(&format!(
+            r#"{{"IpAddress":{{"aws:SourceIp":[{}]}}}}"#,
+            cidrs.join(",")
+        ))
+    })
+    .net(Read);
+    t.case("deny_arn_not_like_many_names", {
+        let arns: Vec<String> = (0..5000usize)
+            .map(|i| format!("\"arn:aws:iam::{}:role/name{i}\"", accounts[i % 50]))
+            .collect();
+        pol(&[
+            deny_if(
+                STAR,
+                r#""ecr:*""#,
+                &format!(
+                    r#"{{"ArnNotLike":{{"aws:PrincipalArn":[{}]}}}}"#,
+                    arns.join(",")
+                ),
+            ),
+            allow(STAR, r#""ecr:*""#),
+        ])
+    })
+    .cross(Admin);
+    t.case("many_untrusted_orgs_and_endpoints", {
+        let orgs: Vec<String> = (0..3000).map(|i| format!("\"o-{i:010}\"")).collect();
+        let vpces: Vec<String> = (0..3000).map(|i| format!("\"vpce-{i:017}\"")).collect();
+        star_pull_if(&format!(
+            r#"{{"StringEquals":{{"aws:PrincipalOrgID":[{}],"aws:SourceVpce":[{}]}}}}"#,
+            orgs.join(","),
+            vpces.join(",")
+        ))
+    })
+    .cross(Read);
+    t.case("many_free_keys_per_statement", {
+        let ops = [
+            "StringEquals",
+            "StringNotLike",
+            "ForAnyValue:StringLike",
+            "ForAllValues:StringEquals",
+            "StringEqualsIfExists",
+        ];
+        let stmts: Vec<String> = (0..60usize)
+            .map(|i| {
+                let blocks: Vec<String> = ops
+                    .iter()
+                    .enumerate()
+                    .map(|(o, op)| {
+                        let keys: Vec<String> = (0..20)
+                            .map(|j| format!(r#""aws:PrincipalTag/k{o}_{j}":"v{j}""#))
+                            .collect();
+                        format!(r#""{op}":{{{}}}"#, keys.join(","))
+                    })
+                    .collect();
+                stmt(
+                    if i % 2 == 1 { "Allow" } else { "Deny" },
+                    &aws(&accounts[i]),
+                    r#""ecr:*""#,
+                    &format!(r#","Condition":{{{}}}"#, blocks.join(",")),
+                )
+            })
+            .collect();
+        pol(&stmts)
+    })
+    .cross(Admin);
+    t.case("long_glob_patterns", {
+        let action = format!("\"ecr:{}b\"", "*a".repeat(200));
+        let resource = format!("\"arn:{}{}b\"", "*:".repeat(5), "*a".repeat(300));
+        pol(&[stmt(
+            "Allow",
+            STAR,
+            &format!("[{}]", vec![action; 100].join(",")),
+            &format!(r#","Resource":[{}]"#, vec![resource; 50].join(",")),
+        )])
+    })
+    .nothing();
+
     t.cases
 }
 
