@@ -540,9 +540,14 @@ fn flags(v: &Verdict) -> Flags {
     (v.public, v.cross_account, v.access, v.network_restricted)
 }
 
+/// 256 cases per property keeps the debug suite fast; `PROPTEST_CASES` raises it for a hunt.
 fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         ..ProptestConfig::default()
     }
 }
