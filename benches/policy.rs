@@ -3,11 +3,15 @@
 //! beat). Issue 2 targets >= 350,000 typical verdicts/s on one core and within 5x of the floor.
 //!
 //! Run: `cargo bench --bench policy -- --warm-up-time 1 --measurement-time 3`.
+//!
+//! With `POLICY_TIME_DIRS=dir1:dir2` set (for example the fuzz corpus and seeds), it instead
+//! times every file there alone, in this optimised build, and prints the slowest: issue 2
+//! wants no input above 10 ms.
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use ecr_exposure_exporter::analysis::policy::{Subject, Trust, analyze, evaluate, parse};
 
 const REPO: &str = "arn:aws:ecr:us-east-1:111111111111:repository/app";
@@ -137,5 +141,69 @@ fn bench_policies(c: &mut Criterion) {
     }
 }
 
+/// Times each file under the given directories (best of 5 runs, per subject) and prints the
+/// slowest ones; a report, not an assertion.
+fn time_files(dirs: &std::ffi::OsStr) {
+    use std::time::{Duration, Instant};
+    let trust = trust();
+    let repo = Subject::Repository {
+        arn: REPO,
+        tags: None,
+    };
+    let registry = Subject::Registry {
+        account_id: "111111111111",
+        region: "us-east-1",
+        scope: ecr_exposure_exporter::analysis::policy::RegistryScope::V2,
+    };
+    let mut times: Vec<(Duration, String)> = Vec::new();
+    for dir in std::env::split_paths(dirs) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("cannot read {}", dir.display());
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let Ok(text) = std::str::from_utf8(&bytes) else {
+                continue;
+            };
+            for subject in [&repo, &registry] {
+                let best = (0..5)
+                    .map(|_| {
+                        let start = Instant::now();
+                        let _ = black_box(analyze(black_box(text), subject, &trust));
+                        start.elapsed()
+                    })
+                    .min()
+                    .unwrap_or_default();
+                times.push((best, path.display().to_string()));
+            }
+        }
+    }
+    times.sort();
+    let over = times
+        .iter()
+        .filter(|(d, _)| *d > Duration::from_millis(10))
+        .count();
+    println!(
+        "{} analyses timed; {} above 10 ms; slowest:",
+        times.len(),
+        over
+    );
+    for (d, p) in times.iter().rev().take(10) {
+        println!("  {d:>12?}  {p}");
+    }
+}
+
 criterion_group!(benches, bench_policies);
-criterion_main!(benches);
+
+fn main() {
+    if let Some(dirs) = std::env::var_os("POLICY_TIME_DIRS") {
+        time_files(&dirs);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
