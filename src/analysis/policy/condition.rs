@@ -97,6 +97,10 @@ pub enum ReqVal<'x> {
 pub trait Context {
     /// Value of a condition key (`tag` is the tag name for [`Key::ResourceTag`]).
     fn get(&self, key: Key, tag: &str) -> ReqVal<'_>;
+    /// `aws:SourceIp` already parsed, when the context has it (saves parsing per clause).
+    fn source_ip(&self) -> Option<IpAddr> {
+        None
+    }
     /// Value of a policy variable; free keys have no value here.
     fn var(&self, key: Key, tag: &str) -> Option<&str> {
         match self.get(key, tag) {
@@ -258,7 +262,7 @@ impl<'a> CClause<'a> {
 
     /// Evaluate in a context; `allow` says which way free keys go.
     pub fn eval<C: Context>(&self, ctx: &C, allow: bool) -> bool {
-        match ctx.get(self.key, &self.tag) {
+        match ctx.get(self.key, self.tag) {
             ReqVal::Free | ReqVal::TagUnknown => allow,
             ReqVal::Missing => self.missing_result(),
             ReqVal::One(s) => self.present_result(s, ctx),
@@ -269,7 +273,23 @@ impl<'a> CClause<'a> {
         if self.base == BaseOp::Null {
             return self.raw.iter().any(|v| v.eq_ignore_ascii_case("false"));
         }
-        let m = self.vals.iter().any(|v| positive(self.base, v, s, ctx));
+        let m = if matches!(self.base, BaseOp::IpAddress | BaseOp::NotIpAddress) {
+            let ip = if self.key == Key::SourceIp {
+                ctx.source_ip()
+            } else {
+                None
+            }
+            .or_else(|| s.parse::<IpAddr>().ok());
+            match ip {
+                Some(ip) => self
+                    .vals
+                    .iter()
+                    .any(|v| matches!(v, Val::Ip(Some(n)) if n.contains(&ip))),
+                None => false,
+            }
+        } else {
+            self.vals.iter().any(|v| positive(self.base, v, s, ctx))
+        };
         if self.base.negated() { !m } else { m }
     }
 }

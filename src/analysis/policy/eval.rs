@@ -55,6 +55,8 @@ struct Org {
 
 #[derive(Debug, Clone, Default)]
 struct Net {
+    /// Parsed form of `ip`.
+    addr: Option<IpAddr>,
     ip: Option<String>,
     vpce: Option<String>,
     vpc: Option<String>,
@@ -94,7 +96,7 @@ enum PItem {
     Account(u16, String),
     Specific(u16, String),
     Service(String),
-    Nobody,
+    Nobody(&'static str),
 }
 
 #[derive(Debug)]
@@ -179,6 +181,10 @@ impl Context for PCtx<'_, '_> {
                 }
             }
         }
+    }
+
+    fn source_ip(&self) -> Option<IpAddr> {
+        self.w.nets[self.p.net as usize].addr
     }
 
     fn var(&self, key: Key, tag: &str) -> Option<&str> {
@@ -310,27 +316,31 @@ fn instantiate_org(p: &str) -> Option<String> {
     valid_org(&out).then_some(out)
 }
 
-fn harvest(policy: &Policy<'_>, clauses: &[Vec<CClause<'_>>]) -> Harvest {
+fn harvest(
+    policy: &Policy<'_>,
+    clauses: &[Vec<CClause<'_>>],
+    kinds: &[Vec<PrincipalKind>],
+) -> Harvest {
     let mut h = Harvest::default();
-    for (st, cls) in policy.statements.iter().zip(clauses) {
+    for ((st, cls), kinds) in policy.statements.iter().zip(clauses).zip(kinds) {
         if st.not_principal {
             h.wildcard_principal = true;
         }
         match &st.principal {
             Principal::Star => h.wildcard_principal = true,
             Principal::Map(items) => {
-                for (t, s) in items {
+                for ((_, s), kind) in items.iter().zip(kinds) {
                     if s.len() <= MAX_HARVEST_LEN {
                         digit_runs(s, &mut h.acct_lits);
                     }
-                    match principal::classify(*t, s) {
+                    match kind {
                         PrincipalKind::Everyone { .. } => h.wildcard_principal = true,
-                        PrincipalKind::Service { name } => push_unique(&mut h.svc_names, &name),
+                        PrincipalKind::Service { name } => push_unique(&mut h.svc_names, name),
                         PrincipalKind::Specific { account, arn }
                             if h.specifics.len() < HARVEST_CAP
-                                && !h.specifics.iter().any(|(a, r)| *a == account && *r == arn) =>
+                                && !h.specifics.iter().any(|(a, r)| a == account && r == arn) =>
                         {
-                            h.specifics.push((account, arn));
+                            h.specifics.push((account.clone(), arn.clone()));
                         }
                         _ => {}
                     }
@@ -622,7 +632,15 @@ impl<'p, 's> Evaluation<'p, 's> {
                     .collect()
             })
             .collect();
-        let h = harvest(policy, &clauses);
+        let kinds: Vec<Vec<PrincipalKind>> = policy
+            .statements
+            .iter()
+            .map(|st| match &st.principal {
+                Principal::Star => Vec::new(),
+                Principal::Map(m) => m.iter().map(|(t, s)| principal::classify(*t, s)).collect(),
+            })
+            .collect();
+        let h = harvest(policy, &clauses, &kinds);
         let mut overflow = h.overflow;
 
         // Resource candidates.
@@ -883,6 +901,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 ip: None,
                 vpce: Some(own_vpce.clone()),
                 vpc: Some(own_vpc.clone()),
+                addr: None,
             });
             for n in &narrow {
                 if pol_nets.len() >= MAX_NETS / 2 {
@@ -909,12 +928,16 @@ impl<'p, 's> Evaluation<'p, 's> {
                         ip: None,
                         vpce: Some(e.clone()),
                         vpc: Some(c.clone()),
+                        addr: None,
                     });
                 }
             }
         }
         let pub_nets = nets.len();
         nets.extend(pol_nets);
+        for n in &mut nets {
+            n.addr = n.ip.as_deref().and_then(|ip| ip.parse().ok());
+        }
 
         // Services.
         let mut services: Vec<String> = Vec::new();
@@ -933,7 +956,11 @@ impl<'p, 's> Evaluation<'p, 's> {
         }
         let src_arns: Vec<Vec<String>> = accounts
             .iter()
-            .map(|a| {
+            .enumerate()
+            .map(|(i, a)| {
+                if i > 0 && !h.uses_source {
+                    return Vec::new();
+                }
                 let mut v = vec![format!(
                     "arn:aws:service:{}:{a}:resource/x",
                     if region.is_empty() {
@@ -989,14 +1016,15 @@ impl<'p, 's> Evaluation<'p, 's> {
             .statements
             .iter()
             .zip(clauses)
-            .map(|(st, clauses)| {
+            .zip(kinds)
+            .map(|((st, clauses), kinds)| {
                 let items = match &st.principal {
                     Principal::Star => vec![PItem::Everyone(
                         "principal \"*\" is every authenticated AWS principal in every account",
                     )],
-                    Principal::Map(m) => m
-                        .iter()
-                        .map(|(t, s)| match principal::classify(*t, s) {
+                    Principal::Map(_) => kinds
+                        .into_iter()
+                        .map(|kind| match kind {
                             PrincipalKind::Everyone { why } => PItem::Everyone(why),
                             PrincipalKind::Account { account } => {
                                 PItem::Account(acct_index(&account), account)
@@ -1005,7 +1033,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                                 PItem::Specific(acct_index(&account), arn)
                             }
                             PrincipalKind::Service { name } => PItem::Service(name),
-                            PrincipalKind::Nobody { .. } => PItem::Nobody,
+                            PrincipalKind::Nobody { why } => PItem::Nobody(why),
                         })
                         .collect(),
                 };
@@ -1081,7 +1109,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                     && (name == "*"
                         || self.world.services[p.svc as usize].eq_ignore_ascii_case(name))
             }
-            PItem::Nobody => false,
+            PItem::Nobody(_) => false,
         });
         any != s.not_principal
     }
@@ -1600,7 +1628,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 PItem::Specific(_, s) => names.push(s.clone()),
                 PItem::Service(s) => names.push(format!("service {s}")),
                 PItem::Everyone(_) => names.push("everyone".into()),
-                PItem::Nobody => {}
+                PItem::Nobody(_) => {}
             }
         }
         if d.not_principal {
@@ -1624,8 +1652,8 @@ impl<'p, 's> Evaluation<'p, 's> {
         let mut out = Vec::new();
         for (i, st) in self.policy.statements.iter().enumerate() {
             if let Principal::Map(m) = &st.principal {
-                for (t, s) in m {
-                    if let PrincipalKind::Nobody { why } = principal::classify(*t, s) {
+                for ((t, s), it) in m.iter().zip(&self.stmts[i].items) {
+                    if let PItem::Nobody(why) = it {
                         out.push(format!(
                             "{}: {} {s:?}: {why}",
                             self.stmt_label(i),
@@ -1779,12 +1807,13 @@ fn single_valued(key: Key) -> bool {
 /// Plain words for one clause's value in a context; `allow` is the statement's effect.
 fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String {
     let vals = if c.raw.len() == 1 {
-        format!("{:?}", c.raw[0])
+        format!("\"{}\"", c.raw[0])
     } else {
-        format!("{:?}", c.raw)
+        let quoted: Vec<String> = c.raw.iter().map(|v| format!("\"{v}\"")).collect();
+        format!("[{}]", quoted.join(", "))
     };
     let head = format!("{} {} {}", c.op_name, c.key_name, vals);
-    match ctx.get(c.key, &c.tag) {
+    match ctx.get(c.key, c.tag) {
         ReqVal::Free => {
             if allow {
                 format!(
@@ -1836,7 +1865,7 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
         ReqVal::One(v) => {
             let r = c.present_result(v, ctx);
             format!(
-                "{head}: {} is {v:?} for this caller, so the condition is {r}",
+                "{head}: {} is \"{v}\" for this caller, so the condition is {r}",
                 c.key_name
             )
         }
