@@ -3,6 +3,10 @@
 //!
 //!   cargo bench --bench collect_calls
 //!   BENCH_ACCOUNTS=2 BENCH_REGIONS=2 BENCH_REPOS=1200 cargo bench --bench collect_calls
+//!   BENCH_LATENCY_MS=20 BENCH_REPOS=300 cargo bench --bench collect_calls
+//!
+//! `BENCH_LATENCY_MS` makes every GetRepositoryPolicy answer that much later (the wrapper's
+//! `slow` fault), as a real API's latency would, so that concurrency shows in wall time.
 //!
 //! Lower bound per target: ceil(repos/1000) DescribeRepositories pages + one
 //! GetRepositoryPolicy per repository + ceil(tagged/100) GetResources pages + one
@@ -45,6 +49,7 @@ fn main() {
     let regions = env_usize("BENCH_REGIONS", 2);
     let repos = env_usize("BENCH_REPOS", 1200);
     let targets = accounts * regions;
+    let latency = env_usize("BENCH_LATENCY_MS", 0);
 
     let moto = support::Moto::start();
     let t0 = Instant::now();
@@ -73,7 +78,10 @@ fn main() {
 
     let per_target = repos.div_ceil(1000) + repos + repos.div_ceil(100) + 2;
     let bound = per_target * targets;
-    println!("lower bound: {per_target} calls per target, {bound} per cycle (collection only)\n");
+    println!(
+        "lower bound: {per_target} calls per target, {bound} per cycle (collection only); \
+         GetRepositoryPolicy latency injected: {latency} ms\n"
+    );
     println!(
         "{:>11}  {:>8}  {:>10}  {:>6}  {:>9}  {:>9}  {:>8}  {:>12}",
         "concurrency", "wall s", "collection", "ratio", "discovery", "wrapper", "errors", "repos/s"
@@ -104,6 +112,10 @@ fn main() {
         std::fs::write(&config, text).expect("config");
 
         moto.reset_counts();
+        if latency > 0 {
+            moto.fault(json!({"operation": "GetRepositoryPolicy", "error": "slow",
+                              "delay_ms": latency, "count": 1_000_000}));
+        }
         let out = std::process::Command::new(std::env::current_exe().expect("exe"))
             .arg("--child")
             .arg(&config)
