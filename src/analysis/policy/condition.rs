@@ -252,18 +252,51 @@ impl<'a> CClause<'a> {
         if self.base == BaseOp::Null {
             return self.raw.iter().any(|v| v.eq_ignore_ascii_case("true"));
         }
+        if self.if_exists {
+            return true;
+        }
         match self.quant {
             Quantifier::ForAllValues => return true,
             Quantifier::ForAnyValue => return false,
             Quantifier::Plain => {}
         }
-        self.if_exists || self.base.negated()
+        self.base.negated()
+    }
+
+    /// A positive Numeric/Date/IP comparison whose policy values all fail to parse is false
+    /// whatever the request holds (spec §12.10).
+    fn never_matches(&self) -> bool {
+        if self.base.negated() {
+            return false;
+        }
+        match self.base {
+            BaseOp::IpAddress => self.vals.iter().all(|v| matches!(v, Val::Ip(None))),
+            BaseOp::NumericEquals
+            | BaseOp::NumericLessThan
+            | BaseOp::NumericLessThanEquals
+            | BaseOp::NumericGreaterThan
+            | BaseOp::NumericGreaterThanEquals => {
+                self.vals.iter().all(|v| matches!(v, Val::Num(None)))
+            }
+            BaseOp::DateEquals
+            | BaseOp::DateLessThan
+            | BaseOp::DateLessThanEquals
+            | BaseOp::DateGreaterThan
+            | BaseOp::DateGreaterThanEquals => self
+                .vals
+                .iter()
+                .all(|v| matches!(v, Val::Str(s) if parse_date(s).is_none())),
+            _ => false,
+        }
     }
 
     /// Evaluate in a context; `allow` says which way free keys go.
     pub fn eval<C: Context>(&self, ctx: &C, allow: bool) -> bool {
         match ctx.get(self.key, self.tag) {
-            ReqVal::Free | ReqVal::TagUnknown => allow,
+            ReqVal::Free | ReqVal::TagUnknown => {
+                allow
+                    && !(self.quant == Quantifier::Plain && !self.if_exists && self.never_matches())
+            }
             ReqVal::Missing => self.missing_result(),
             ReqVal::One(s) => self.present_result(s, ctx),
         }
@@ -307,6 +340,10 @@ fn is_arn_op(base: BaseOp) -> bool {
 
 /// ARN match: each of the six components separately, with wildcards.
 pub fn arn_match(pat: &str, s: &str) -> bool {
+    if pat.split(':').count() < 6 {
+        // Not an ARN pattern (e.g. "*"): IAM compares it as a whole.
+        return glob::matches(pat.as_bytes(), s.as_bytes());
+    }
     let mut pp = pat.splitn(6, ':');
     let mut sp = s.splitn(6, ':');
     for _ in 0..6 {

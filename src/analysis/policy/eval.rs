@@ -25,12 +25,13 @@ use super::{
     Access, Audience, ErrorCode, Grant, PolicyError, RegistryScope, Subject, Trust, Verdict,
 };
 
-/// Upper bound on statement evaluations per policy (keeps adversarial input under ~10 ms).
-pub const EVAL_BUDGET: usize = 300_000;
+/// Upper bound on evaluation work per policy, in statement-plus-condition-value units
+/// (keeps adversarial input to a few milliseconds).
+pub const EVAL_BUDGET: usize = 4_000_000;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
-const MAX_ACCOUNTS: usize = 512;
+const MAX_ACCOUNTS: usize = 4096;
 const MAX_IDENTS_PER_ACCOUNT: usize = 12;
 const MAX_ORGS: usize = 16;
 const MAX_NETS: usize = 24;
@@ -231,10 +232,37 @@ struct Harvest {
 /// Most distinct literals of one kind that become probes; more marks the harvest as
 /// overflowing (the verdict is then refused unless already public with admin access).
 const HARVEST_CAP: usize = 256;
+/// The same for accounts and principal patterns, which are cheap to probe (statements are
+/// indexed by account).
+const HARVEST_CAP_ACCOUNTS: usize = 4096;
+/// Raw (not yet deduplicated) literals kept of one kind.
+const RAW_CAP: usize = 65_536;
+/// Values of one condition clause that become network or organization probes: one value
+/// satisfies the clause; a few more leave room for Denies that name some of them.
+const PER_CLAUSE: usize = 8;
 
 fn push_unique(v: &mut Vec<String>, s: &str) {
-    if v.len() < HARVEST_CAP && !v.iter().any(|x| x == s) {
+    if v.len() < RAW_CAP {
         v.push(s.to_string());
+    }
+}
+
+/// Push if absent (small lists only).
+fn push_new(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+/// Sort, deduplicate and cap; true if the cap cut something off.
+fn settle<T: Ord>(v: &mut Vec<T>, cap: usize) -> bool {
+    v.sort_unstable();
+    v.dedup();
+    if v.len() > cap {
+        v.truncate(cap);
+        true
+    } else {
+        false
     }
 }
 
@@ -336,10 +364,7 @@ fn harvest(
                     match kind {
                         PrincipalKind::Everyone { .. } => h.wildcard_principal = true,
                         PrincipalKind::Service { name } => push_unique(&mut h.svc_names, name),
-                        PrincipalKind::Specific { account, arn }
-                            if h.specifics.len() < HARVEST_CAP
-                                && !h.specifics.iter().any(|(a, r)| a == account && r == arn) =>
-                        {
+                        PrincipalKind::Specific { account, arn } if h.specifics.len() < RAW_CAP => {
                             h.specifics.push((account.clone(), arn.clone()));
                         }
                         _ => {}
@@ -356,11 +381,12 @@ fn harvest(
                 Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
                 _ => {}
             }
-            for v in c.raw.iter() {
+            for (vi, v) in c.raw.iter().enumerate() {
                 if v.len() > MAX_HARVEST_LEN {
                     continue;
                 }
                 digit_runs(v, &mut h.acct_lits);
+                let represent = vi < PER_CLAUSE;
                 match c.key {
                     Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => {
                         note_account_value(&mut h, v)
@@ -375,8 +401,10 @@ fn harvest(
                             push_unique(&mut h.src_arn_pats, v);
                         }
                     }
-                    Key::PrincipalOrgId | Key::SourceOrgId => note_org_value(&mut h, v),
-                    Key::PrincipalOrgPaths | Key::SourceOrgPaths => {
+                    Key::PrincipalOrgId | Key::SourceOrgId if represent => {
+                        note_org_value(&mut h, v)
+                    }
+                    Key::PrincipalOrgPaths | Key::SourceOrgPaths if represent => {
                         let id = v.split('/').next().unwrap_or("");
                         note_org_value(&mut h, id);
                         let org = if glob::is_pattern(id) {
@@ -391,26 +419,24 @@ fn harvest(
                             if !path.ends_with('/') {
                                 path.push('/');
                             }
-                            if h.org_paths.len() < HARVEST_CAP
-                                && !h.org_paths.iter().any(|(_, p)| *p == path)
-                            {
+                            if h.org_paths.len() < RAW_CAP {
                                 h.org_paths.push((org, path));
                             }
                         }
                     }
                     Key::UserId => push_unique(&mut h.userid_pats, v),
-                    Key::SourceIp => {
+                    Key::SourceIp if represent => {
                         if let Some(n) = v
                             .parse::<IpNet>()
                             .ok()
                             .or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from))
                         {
-                            if h.cidrs.len() < HARVEST_CAP && !h.cidrs.contains(&n) {
+                            if h.cidrs.len() < RAW_CAP {
                                 h.cidrs.push(n);
                             }
                         }
                     }
-                    Key::SourceVpce => {
+                    Key::SourceVpce if represent => {
                         if glob::is_pattern(v) {
                             if has_fixed_after(v, 5) {
                                 push_unique(&mut h.vpce_pats, v);
@@ -420,7 +446,7 @@ fn harvest(
                             push_unique(&mut h.vpces, v);
                         }
                     }
-                    Key::SourceVpc => {
+                    Key::SourceVpc if represent => {
                         if glob::is_pattern(v) {
                             if has_fixed_after(v, 4) {
                                 push_unique(&mut h.vpc_pats, v);
@@ -440,23 +466,24 @@ fn harvest(
             }
         }
     }
-    h.overflow = [
-        h.acct_lits.len(),
-        h.acct_pats.len(),
-        h.principal_arn_pats.len(),
-        h.src_arn_pats.len(),
-        h.org_ids.len(),
-        h.org_pats.len(),
-        h.org_paths.len(),
-        h.userid_pats.len(),
-        h.cidrs.len(),
-        h.vpces.len(),
-        h.vpcs.len(),
-        h.svc_names.len(),
-        h.specifics.len(),
-    ]
-    .iter()
-    .any(|n| *n >= HARVEST_CAP);
+    let mut over = false;
+    over |= settle(&mut h.acct_lits, HARVEST_CAP_ACCOUNTS);
+    over |= settle(&mut h.acct_pats, HARVEST_CAP);
+    over |= settle(&mut h.principal_arn_pats, HARVEST_CAP_ACCOUNTS);
+    over |= settle(&mut h.src_arn_pats, HARVEST_CAP);
+    over |= settle(&mut h.org_ids, HARVEST_CAP);
+    over |= settle(&mut h.org_pats, HARVEST_CAP);
+    over |= settle(&mut h.org_paths, HARVEST_CAP);
+    over |= settle(&mut h.userid_pats, HARVEST_CAP_ACCOUNTS);
+    over |= settle(&mut h.cidrs, HARVEST_CAP);
+    over |= settle(&mut h.vpces, HARVEST_CAP);
+    over |= settle(&mut h.vpce_pats, HARVEST_CAP);
+    over |= settle(&mut h.vpcs, HARVEST_CAP);
+    over |= settle(&mut h.vpc_pats, HARVEST_CAP);
+    over |= settle(&mut h.svc_names, HARVEST_CAP);
+    over |= settle(&mut h.svc_name_lits, HARVEST_CAP);
+    over |= settle(&mut h.specifics, HARVEST_CAP_ACCOUNTS);
+    h.overflow = over;
     h
 }
 
@@ -673,7 +700,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                             }
                             let inst = glob::instantiate(p, "x", 'x');
                             if inst.len() > prefix.len() && inst.starts_with(&prefix) {
-                                push_unique(&mut res, &inst);
+                                push_new(&mut res, &inst);
                             }
                         }
                     }
@@ -688,14 +715,16 @@ impl<'p, 's> Evaluation<'p, 's> {
         taken.push(trust.owner_account.clone());
         taken.extend(trust.trusted_accounts.iter().cloned());
         let fresh = pick_fresh(&FRESH_ACCOUNTS, &taken, &h.acct_pats, 0);
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+        seen.insert(fresh.clone());
         accounts.push(fresh);
         let is_trusted = |a: &str| is_trusted_account(trust, a);
         for a in &h.acct_lits {
             if accounts.len() >= MAX_ACCOUNTS {
                 break;
             }
-            if !is_trusted(a) {
-                push_unique(&mut accounts, a);
+            if !is_trusted(a) && seen.insert(a.clone()) {
+                accounts.push(a.clone());
             }
         }
         for p in &h.acct_pats {
@@ -717,7 +746,9 @@ impl<'p, 's> Evaluation<'p, 's> {
                     && glob::matches(p.as_bytes(), inst.as_bytes())
                     && !is_trusted(&inst)
                 {
-                    push_unique(&mut accounts, &inst);
+                    if seen.insert(inst.clone()) {
+                        accounts.push(inst);
+                    }
                     break;
                 }
             }
@@ -726,6 +757,35 @@ impl<'p, 's> Evaluation<'p, 's> {
         // Identities per account.
         let role_id = pick_fresh(&FRESH_ROLE_IDS, &[], &uid_parts(&h.userid_pats), 4);
         let user_id = pick_fresh(&FRESH_USER_IDS, &[], &uid_parts(&h.userid_pats), 4);
+        let mut specifics_by: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (acct, arn) in &h.specifics {
+            specifics_by.entry(acct.as_str()).or_default().push(arn);
+        }
+        // PrincipalArn patterns: by fixed account, or tried against every account.
+        let mut arn_pats_by: HashMap<&str, Vec<[&str; 6]>> = HashMap::new();
+        let mut arn_pats_any: Vec<[&str; 6]> = Vec::new();
+        for p in &h.principal_arn_pats {
+            if let Some(parts) = principal::arn_parts(p) {
+                if glob::is_pattern(parts[4]) {
+                    arn_pats_any.push(parts);
+                } else {
+                    arn_pats_by.entry(parts[4]).or_default().push(parts);
+                }
+            }
+        }
+        let sessions: Vec<String> = {
+            let mut v: Vec<String> = h
+                .userid_pats
+                .iter()
+                .filter_map(|u| u.split_once(':'))
+                .filter(|(uid, _)| glob::matches(uid.as_bytes(), role_id.as_bytes()))
+                .map(|(_, session)| glob::instantiate(session, "x", 'x'))
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v.truncate(MAX_IDENTS_PER_ACCOUNT);
+            v
+        };
         let mut idents = Vec::with_capacity(accounts.len());
         for a in &accounts {
             let mut ids = vec![Ident {
@@ -741,10 +801,8 @@ impl<'p, 's> Evaluation<'p, 's> {
                     ids.push(id);
                 }
             };
-            for (acct, arn) in &h.specifics {
-                if acct == a {
-                    add(&mut ids, ident_for_arn(arn, &role_id, &user_id));
-                }
+            for arn in specifics_by.get(a.as_str()).into_iter().flatten() {
+                add(&mut ids, ident_for_arn(arn, &role_id, &user_id));
             }
             if h.uses_identity {
                 add(
@@ -765,10 +823,11 @@ impl<'p, 's> Evaluation<'p, 's> {
                         username: Some("x".into()),
                     },
                 );
-                for p in &h.principal_arn_pats {
-                    let Some(parts) = principal::arn_parts(p) else {
-                        continue;
-                    };
+                let fixed = arn_pats_by.get(a.as_str()).into_iter().flatten();
+                for parts in fixed.chain(arn_pats_any.iter()) {
+                    if ids.len() >= MAX_IDENTS_PER_ACCOUNT {
+                        break;
+                    }
                     if !glob::matches(parts[4].as_bytes(), a.as_bytes()) {
                         continue;
                     }
@@ -782,21 +841,16 @@ impl<'p, 's> Evaluation<'p, 's> {
                     );
                     add(&mut ids, ident_for_arn(&arn, &role_id, &user_id));
                 }
-                for u in &h.userid_pats {
-                    if let Some((uid, session)) = u.split_once(':') {
-                        if glob::matches(uid.as_bytes(), role_id.as_bytes()) {
-                            let s = glob::instantiate(session, "x", 'x');
-                            add(
-                                &mut ids,
-                                Ident {
-                                    arn: format!("arn:aws:iam::{a}:role/x"),
-                                    sts: Some(format!("arn:aws:sts::{a}:assumed-role/x/{s}")),
-                                    userid: format!("{role_id}:{s}"),
-                                    username: None,
-                                },
-                            );
-                        }
-                    }
+                for s in &sessions {
+                    add(
+                        &mut ids,
+                        Ident {
+                            arn: format!("arn:aws:iam::{a}:role/x"),
+                            sts: Some(format!("arn:aws:sts::{a}:assumed-role/x/{s}")),
+                            userid: format!("{role_id}:{s}"),
+                            username: None,
+                        },
+                    );
                 }
             }
             idents.push(ids);
@@ -943,14 +997,14 @@ impl<'p, 's> Evaluation<'p, 's> {
         let mut services: Vec<String> = Vec::new();
         for s in &h.svc_names {
             if services.len() < MAX_SERVICES {
-                push_unique(&mut services, s);
+                push_new(&mut services, s);
             }
         }
         if h.wildcard_principal {
-            push_unique(&mut services, "*");
+            push_new(&mut services, "*");
             for s in &h.svc_name_lits {
                 if services.len() < MAX_SERVICES {
-                    push_unique(&mut services, s);
+                    push_new(&mut services, s);
                 }
             }
         }
@@ -982,7 +1036,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                             "x",
                             'x',
                         );
-                        push_unique(&mut v, &s);
+                        push_new(&mut v, &s);
                     }
                 }
                 v
@@ -1004,13 +1058,13 @@ impl<'p, 's> Evaluation<'p, 's> {
         };
 
         // Statements.
-        let acct_index = |a: &str| -> u16 {
-            world
-                .accounts
-                .iter()
-                .position(|x| x == a)
-                .map_or(NONE, |i| i as u16)
-        };
+        let acct_map: HashMap<&str, u16> = world
+            .accounts
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.as_str(), i as u16))
+            .collect();
+        let acct_index = |a: &str| -> u16 { acct_map.get(a).copied().unwrap_or(NONE) };
         let mut mask_cache: HashMap<String, u64> = HashMap::new();
         let stmts = policy
             .statements
@@ -1266,11 +1320,20 @@ impl<'p, 's> Evaluation<'p, 's> {
             truncated = true;
         }
 
-        // Statement index: always-candidates, per-account, services.
+        // Statement index: always-candidates, per-account (with "the whole account is named"),
+        // services. A statement whose condition pins aws:PrincipalAccount/PrincipalArn to
+        // fixed accounts is indexed under those accounts only: the key is present on every
+        // direct call and absent on service calls, so no other probe can satisfy it.
         let n_acc = self.world.accounts.len();
         let mut always: Vec<u32> = Vec::new();
-        let mut by_account: Vec<Vec<u32>> = vec![Vec::new(); n_acc];
+        let mut by_account: Vec<Vec<(u32, bool)>> = vec![Vec::new(); n_acc];
         let mut service_only: Vec<u32> = Vec::new();
+        let mut acct_map: Option<HashMap<&str, u16>> = None;
+        let cost: Vec<usize> = self
+            .stmts
+            .iter()
+            .map(|s| 1 + s.clauses.iter().map(|c| c.vals.len()).sum::<usize>())
+            .collect();
         for (i, s) in self.stmts.iter().enumerate() {
             if s.mask == 0 && s.allow {
                 continue;
@@ -1278,32 +1341,51 @@ impl<'p, 's> Evaluation<'p, 's> {
             if s.res == 0 {
                 continue;
             }
+            if let Some(pinned) = pinned_accounts(s) {
+                let map = acct_map.get_or_insert_with(|| {
+                    self.world
+                        .accounts
+                        .iter()
+                        .enumerate()
+                        .map(|(i, a)| (a.as_str(), i as u16))
+                        .collect()
+                });
+                let mut idx: Vec<u16> = pinned.iter().filter_map(|a| map.get(a).copied()).collect();
+                idx.sort_unstable();
+                idx.dedup();
+                for a in idx {
+                    by_account[a as usize].push((i as u32, false));
+                }
+                continue;
+            }
             let wide = s.not_principal || s.items.iter().any(|it| matches!(it, PItem::Everyone(_)));
             if wide {
                 always.push(i as u32);
                 continue;
             }
-            let mut accts: Vec<u16> = Vec::new();
+            let mut accts: Vec<(u16, bool)> = Vec::new();
             let mut svc = false;
             for it in &s.items {
                 match it {
-                    PItem::Account(a, _) | PItem::Specific(a, _)
-                        if *a != NONE && !accts.contains(a) =>
-                    {
-                        accts.push(*a);
+                    PItem::Account(a, _) | PItem::Specific(a, _) if *a != NONE => {
+                        let whole = matches!(it, PItem::Account(..));
+                        match accts.iter_mut().find(|(x, _)| x == a) {
+                            Some(e) => e.1 |= whole,
+                            None => accts.push((*a, whole)),
+                        }
                     }
                     PItem::Service(_) => svc = true,
                     _ => {}
                 }
             }
-            for a in accts {
-                by_account[a as usize].push(i as u32);
+            for (a, whole) in accts {
+                by_account[a as usize].push((i as u32, whole));
             }
             if svc {
                 service_only.push(i as u32);
             }
         }
-        let empty: Vec<u32> = Vec::new();
+        let empty: Vec<(u32, bool)> = Vec::new();
 
         let nres = self.world.resources.len();
         let mut applies: Vec<u32> = Vec::with_capacity(self.stmts.len());
@@ -1316,22 +1398,38 @@ impl<'p, 's> Evaluation<'p, 's> {
         let mut access = Access::None;
         let mut exposed_all = 0u64;
         for p in &probes {
-            let extra = if p.service {
-                &service_only
-            } else {
-                by_account.get(p.account as usize).unwrap_or(&empty)
-            };
-            work += always.len() + extra.len();
-            if work > EVAL_BUDGET {
-                truncated = true;
-                break;
-            }
             applies.clear();
-            for &i in always.iter().chain(extra.iter()) {
+            for &i in &always {
                 let s = &self.stmts[i as usize];
+                work += cost[i as usize] + s.items.len();
                 if self.principal_matches(s, p) && self.conditions_hold(s, p) {
                     applies.push(i);
                 }
+            }
+            if p.service {
+                for &i in &service_only {
+                    let s = &self.stmts[i as usize];
+                    work += cost[i as usize] + s.items.len();
+                    if self.principal_matches(s, p) && self.conditions_hold(s, p) {
+                        applies.push(i);
+                    }
+                }
+            } else {
+                for &(i, whole) in by_account.get(p.account as usize).unwrap_or(&empty) {
+                    let s = &self.stmts[i as usize];
+                    work += cost[i as usize];
+                    let principal = whole || {
+                        work += s.items.len();
+                        self.principal_matches(s, p)
+                    };
+                    if principal && self.conditions_hold(s, p) {
+                        applies.push(i);
+                    }
+                }
+            }
+            if work > EVAL_BUDGET {
+                truncated = true;
+                break;
             }
             if applies.is_empty() {
                 continue;
@@ -1723,6 +1821,57 @@ impl<'p, 's> Evaluation<'p, 's> {
         }
         out
     }
+}
+
+/// Accounts a statement is pinned to by a positive, plain condition on
+/// `aws:PrincipalAccount` or `aws:PrincipalArn` with fixed account ids; `None` if none is.
+fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
+    use super::condition::Val;
+    'clauses: for c in &s.clauses {
+        if c.if_exists || c.base.negated() || c.quant == Quantifier::ForAllValues {
+            continue;
+        }
+        let arn_key = match c.key {
+            Key::PrincipalAccount => false,
+            Key::PrincipalArn => true,
+            _ => continue,
+        };
+        let glob_whole = matches!(c.base, BaseOp::StringLike);
+        if !matches!(
+            c.base,
+            BaseOp::StringEquals
+                | BaseOp::StringEqualsIgnoreCase
+                | BaseOp::StringLike
+                | BaseOp::ArnEquals
+                | BaseOp::ArnLike
+        ) || (!arn_key && matches!(c.base, BaseOp::ArnEquals | BaseOp::ArnLike))
+        {
+            continue;
+        }
+        let mut out = Vec::with_capacity(c.vals.len());
+        for v in &c.vals {
+            let Val::Str(v) = v else { continue 'clauses };
+            let acct = if arn_key {
+                if glob_whole && glob::is_pattern(v) {
+                    continue 'clauses;
+                }
+                match principal::arn_parts(v) {
+                    Some(parts) if parts.iter().take(5).all(|p| !p.contains(['*', '?'])) => {
+                        parts[4]
+                    }
+                    _ => continue 'clauses,
+                }
+            } else {
+                v
+            };
+            if !is_account_id(acct) {
+                continue 'clauses;
+            }
+            out.push(acct);
+        }
+        return Some(out);
+    }
+    None
 }
 
 fn uid_parts(pats: &[String]) -> Vec<String> {
