@@ -367,6 +367,58 @@ fn denied_assume_role_fails_only_that_account() {
 }
 
 #[test]
+fn denied_assume_role_with_all_regions_is_one_failed_target() {
+    let moto = Moto::start();
+    let m = moto.seed("test", &[]);
+    let dev = ids(&m, "dev");
+    moto.fault(
+        json!({"operation": "AssumeRole", "account": dev, "error": "AccessDenied",
+                      "count": 1000}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = moto.scan_json(&moto.write_config(dir.path(), ORG_CONFIG));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    // its regions are unknown: one failed target for the account, region "*"
+    let t = out.target(&dev, "*");
+    assert_eq!(t["status"], "failed", "{t}");
+    assert_eq!(t["error"]["code"], "assume_role_failed", "{t}");
+    assert_eq!(out.kind("target").len(), 7);
+}
+
+#[test]
+fn organizational_units_include_and_exclude_accounts() {
+    let moto = Moto::start();
+    let m = moto.seed("test", &[]);
+    let workloads = m["ous"]["workloads"].as_str().unwrap().to_string();
+    let sandbox = ids(&m, "sandbox");
+    let dir = tempfile::tempdir().unwrap();
+    // excluding the parent OU excludes the account in its child OU
+    let config = moto.write_config(
+        dir.path(),
+        &format!("accounts:\n  discovery: organizations\n  exclude: [{workloads}]\n"),
+    );
+    let out = moto.scan_json(&config);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let accounts: std::collections::BTreeSet<&str> = out
+        .kind("target")
+        .iter()
+        .map(|t| t["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts.len(), 3, "{accounts:?}");
+    assert!(!accounts.contains(sandbox.as_str()));
+    // including it scans only that account
+    let config = moto.write_config(
+        dir.path(),
+        &format!("accounts:\n  discovery: organizations\n  include: [{workloads}]\n"),
+    );
+    let out = moto.scan_json(&config);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let targets = out.kind("target");
+    assert_eq!(targets.len(), 2, "{targets:#?}");
+    assert!(targets.iter().all(|t| t["account_id"] == sandbox.as_str()));
+}
+
+#[test]
 fn failing_region_listing_fails_only_that_target() {
     let moto = Moto::start();
     let m = moto.seed("test", &[]);

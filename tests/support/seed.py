@@ -7,7 +7,8 @@
 
 Scenarios
   test   An organization (management account 123456789012 plus members dev, prod, sandbox;
-         a fourth member, retired, is closed = SUSPENDED and must not be scanned) and regions
+         a fourth member, retired, is closed = SUSPENDED and must not be scanned; sandbox
+         sits in OU root/workloads/sandbox, manifest "ous") and regions
          us-east-1 + eu-west-1 (ap-east-1 is listed as DISABLED). Every one of the 8 targets
          holds the same eight repositories, one per case below (64 in all), plus:
            prod/us-east-1 "legacy-secret": GetRepositoryPolicy answers AccessDenied (fault);
@@ -158,6 +159,15 @@ def organization_estate(moto, with_faults):
         status = org.create_account(AccountName=name, Email=f"{name}@example.com")
         accounts[name] = status["CreateAccountStatus"]["AccountId"]
     org.close_account(AccountId=accounts["retired"])
+    # OUs: root / workloads / sandbox-ou, holding the sandbox account (include/exclude tests)
+    root = org.list_roots()["Roots"][0]["Id"]
+    workloads = org.create_organizational_unit(ParentId=root, Name="workloads")
+    workloads = workloads["OrganizationalUnit"]["Id"]
+    sandbox_ou = org.create_organizational_unit(ParentId=workloads, Name="sandbox")
+    sandbox_ou = sandbox_ou["OrganizationalUnit"]["Id"]
+    org.move_account(
+        AccountId=accounts["sandbox"], SourceParentId=root, DestinationParentId=sandbox_ou
+    )
     active = ["mgmt", "dev", "prod", "sandbox"]
     count = 0
     for i, who in enumerate(active):
@@ -202,6 +212,7 @@ def organization_estate(moto, with_faults):
         "scenario": "test" if with_faults else "demo",
         "org_id": org_id,
         "accounts": accounts,
+        "ous": {"workloads": workloads, "sandbox": sandbox_ou},
         "active_accounts": [accounts[a] for a in active],
         "regions": REGIONS,
         "outsider": OUTSIDER,
