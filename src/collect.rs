@@ -420,3 +420,54 @@ async fn registry_facts(aws: &Aws, ecr: &aws_sdk_ecr::Client) -> RegistryFacts {
         scope_known,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(class: ApiErrorCode, code: Option<&str>) -> CallError {
+        CallError {
+            class,
+            aws_code: code.map(str::to_string),
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn listing_errors_map_to_bounded_target_codes() {
+        for (e, want) in [
+            (
+                err(ApiErrorCode::AccessDenied, Some("AccessDeniedException")),
+                "access_denied",
+            ),
+            (
+                err(ApiErrorCode::Throttling, Some("ThrottlingException")),
+                "throttled",
+            ),
+            (err(ApiErrorCode::Timeout, None), "timeout"),
+            (
+                err(
+                    ApiErrorCode::AccessDenied,
+                    Some("UnrecognizedClientException"),
+                ),
+                "region_unavailable",
+            ),
+            (err(ApiErrorCode::Other, Some("InternalFailure")), "error"),
+        ] {
+            assert_eq!(listing_error(&e).code, want, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn unreadable_policies_keep_a_reason() {
+        assert_eq!(
+            unknown_reason(ApiErrorCode::AccessDenied),
+            UnknownReason::AccessDenied
+        );
+        assert_eq!(
+            unknown_reason(ApiErrorCode::Throttling),
+            UnknownReason::Throttled
+        );
+        assert_eq!(unknown_reason(ApiErrorCode::Timeout), UnknownReason::Error);
+    }
+}

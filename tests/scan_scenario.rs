@@ -406,11 +406,18 @@ fn organizational_units_include_and_exclude_accounts() {
         .collect();
     assert_eq!(accounts.len(), 3, "{accounts:?}");
     assert!(!accounts.contains(sandbox.as_str()));
-    // including it scans only that account
-    let config = moto.write_config(
-        dir.path(),
-        &format!("accounts:\n  discovery: organizations\n  include: [{workloads}]\n"),
-    );
+    // including it scans only that account; this run finds moto through AWS_ENDPOINT_URL
+    // alone (no aws.endpoint_url in the file)
+    let aws = moto
+        .aws_yaml()
+        .replace(&format!("  endpoint_url: {}\n", moto.endpoint), "");
+    assert!(!aws.contains("endpoint_url"));
+    let config = dir.path().join("env-endpoint.yaml");
+    std::fs::write(
+        &config,
+        format!("{aws}accounts:\n  discovery: organizations\n  include: [{workloads}]\n"),
+    )
+    .unwrap();
     let out = moto.scan_json(&config);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let targets = out.kind("target");

@@ -403,3 +403,37 @@ async fn expand(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_accounts_name_configured_regions_or_all() {
+        let all = Config::from_yaml_str("{}").unwrap();
+        assert_eq!(configured_regions(&all), vec![ALL_REGIONS]);
+        let list = Config::from_yaml_str(
+            "regions: [us-east-1, eu-west-1, ap-east-1]\nexclude_regions: [ap-east-1]\n",
+        )
+        .unwrap();
+        assert_eq!(configured_regions(&list), vec!["us-east-1", "eu-west-1"]);
+    }
+
+    #[test]
+    fn organization_trust_is_added_only_when_configured() {
+        let d = Discovery {
+            caller_account: "123456789012".into(),
+            organization_id: Some("o-abcdefghij".into()),
+            organization_accounts: ["111122223333".to_string()].into_iter().collect(),
+            targets: Vec::new(),
+            failures: Vec::new(),
+        };
+        let on = Config::from_yaml_str("{}").unwrap();
+        let s = d.analysis_settings(&on);
+        assert!(s.trusted_orgs.contains("o-abcdefghij"));
+        assert!(s.trusted_accounts.contains("111122223333"));
+        let off = Config::from_yaml_str("trust:\n  organization_accounts: false\n").unwrap();
+        let s = d.analysis_settings(&off);
+        assert!(s.trusted_orgs.is_empty() && s.trusted_accounts.is_empty());
+    }
+}
