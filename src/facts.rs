@@ -103,7 +103,8 @@ pub struct TargetFacts {
 /// Why a whole target could not be scanned: bounded `code`, human `message`.
 ///
 /// Codes: `assume_role_failed`, `access_denied`, `throttled`, `timeout`, `region_unavailable`,
-/// `error`.
+/// `discovery_failed` (the whole discovery failed: target `*/*`), `error`. A failure that hides
+/// the account's regions is reported once with region `*`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetError {
     pub code: String,
