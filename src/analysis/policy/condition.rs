@@ -125,6 +125,8 @@ pub enum Part {
 #[derive(Debug, Clone)]
 pub enum Val<'a> {
     Str(&'a str),
+    /// An ARN pattern split into its six components (Arn operators).
+    Arn([&'a str; 6]),
     Ip(Option<IpNet>),
     Num(Option<f64>),
     Tmpl(Vec<Part>),
@@ -220,6 +222,14 @@ impl<'a> CClause<'a> {
                 | BaseOp::NumericLessThanEquals
                 | BaseOp::NumericGreaterThan
                 | BaseOp::NumericGreaterThanEquals => Val::Num(v.trim().parse::<f64>().ok()),
+                BaseOp::ArnEquals | BaseOp::ArnLike | BaseOp::ArnNotEquals | BaseOp::ArnNotLike
+                    if !(version == Version::V2012 && v.contains("${")) =>
+                {
+                    match split6(v) {
+                        Some(parts) => Val::Arn(parts),
+                        None => Val::Str(v),
+                    }
+                }
                 _ => {
                     if version == Version::V2012 {
                         if let Some(t) = parse_template(v) {
@@ -320,6 +330,18 @@ impl<'a> CClause<'a> {
                     .any(|v| matches!(v, Val::Ip(Some(n)) if n.contains(&ip))),
                 None => false,
             }
+        } else if is_arn_op(self.base) {
+            let req = split6(s);
+            self.vals.iter().any(|v| match (v, &req) {
+                (Val::Arn(p), Some(r)) => {
+                    // Account and resource first: they differ most often.
+                    [4usize, 5, 2, 3, 1, 0]
+                        .iter()
+                        .all(|&i| glob::matches(p[i].as_bytes(), r[i].as_bytes()))
+                }
+                (Val::Arn(_), None) => false,
+                _ => positive(self.base, v, s, ctx),
+            })
         } else {
             self.vals.iter().any(|v| positive(self.base, v, s, ctx))
         };
@@ -336,6 +358,16 @@ fn is_arn_op(base: BaseOp) -> bool {
         base,
         BaseOp::ArnEquals | BaseOp::ArnLike | BaseOp::ArnNotEquals | BaseOp::ArnNotLike
     )
+}
+
+/// The six `:`-separated components of an ARN-shaped string.
+fn split6(s: &str) -> Option<[&str; 6]> {
+    let mut it = s.splitn(6, ':');
+    let mut out = [""; 6];
+    for slot in &mut out {
+        *slot = it.next()?;
+    }
+    Some(out)
 }
 
 /// ARN match: each of the six components separately, with wildcards.
@@ -411,6 +443,11 @@ fn positive<C: Context>(base: BaseOp, v: &Val<'_>, s: &str, ctx: &C) -> bool {
             _ => false,
         },
         Val::Str(p) => str_positive(base, p, s),
+        Val::Arn(p) => split6(s).is_some_and(|r| {
+            p.iter()
+                .zip(r.iter())
+                .all(|(p, r)| glob::matches(p.as_bytes(), r.as_bytes()))
+        }),
         Val::Tmpl(parts) => {
             // Substitute; a variable without a value (and no default) matches nothing.
             let mut toks: Vec<Tok> = Vec::new();

@@ -469,12 +469,12 @@ fn harvest(
     let mut over = false;
     over |= settle(&mut h.acct_lits, HARVEST_CAP_ACCOUNTS);
     over |= settle(&mut h.acct_pats, HARVEST_CAP);
-    over |= settle(&mut h.principal_arn_pats, HARVEST_CAP_ACCOUNTS);
+    over |= settle(&mut h.principal_arn_pats, 4 * HARVEST_CAP_ACCOUNTS);
     over |= settle(&mut h.src_arn_pats, HARVEST_CAP);
     over |= settle(&mut h.org_ids, HARVEST_CAP);
     over |= settle(&mut h.org_pats, HARVEST_CAP);
     over |= settle(&mut h.org_paths, HARVEST_CAP);
-    over |= settle(&mut h.userid_pats, HARVEST_CAP_ACCOUNTS);
+    over |= settle(&mut h.userid_pats, 4 * HARVEST_CAP_ACCOUNTS);
     over |= settle(&mut h.cidrs, HARVEST_CAP);
     over |= settle(&mut h.vpces, HARVEST_CAP);
     over |= settle(&mut h.vpce_pats, HARVEST_CAP);
@@ -1491,9 +1491,13 @@ impl<'p, 's> Evaluation<'p, 's> {
             return Err(PolicyError {
                 code: ErrorCode::TooComplex,
                 path: String::new(),
-                message: format!(
-                    "the policy needs more than {EVAL_BUDGET} statement evaluations to judge; refusing to guess"
-                ),
+                message: if self.overflow {
+                    "the policy names more distinct accounts, organizations, networks or principals than the analyzer probes; refusing to guess".to_string()
+                } else {
+                    format!(
+                        "the policy needs more than {EVAL_BUDGET} units of evaluation work to judge; refusing to guess"
+                    )
+                },
             });
         }
         let _ = exposed_all;
@@ -1850,6 +1854,14 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
         }
         let mut out = Vec::with_capacity(c.vals.len());
         for v in &c.vals {
+            if let Val::Arn(parts) = v {
+                if parts.iter().take(5).any(|p| p.contains(['*', '?'])) || !is_account_id(parts[4])
+                {
+                    continue 'clauses;
+                }
+                out.push(parts[4]);
+                continue;
+            }
             let Val::Str(v) = v else { continue 'clauses };
             let acct = if arn_key {
                 if glob_whole && glob::is_pattern(v) {
