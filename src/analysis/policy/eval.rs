@@ -27,12 +27,12 @@ use super::{
 
 /// Upper bound on evaluation work per policy, in statement-plus-condition-value units
 /// (keeps adversarial input to a few milliseconds).
-pub const EVAL_BUDGET: usize = 4_000_000;
+pub const EVAL_BUDGET: usize = 2_000_000;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
 const MAX_ACCOUNTS: usize = 4096;
-const MAX_IDENTS_PER_ACCOUNT: usize = 12;
+const MAX_IDENTS_PER_ACCOUNT: usize = 6;
 const MAX_ORGS: usize = 16;
 const MAX_NETS: usize = 24;
 const MAX_SERVICES: usize = 32;
