@@ -75,8 +75,9 @@ fn main() {
     let (targets, per_target, runs) = if full { (20, 5_000, 15) } else { (2, 50, 2) };
     let clock = Arc::new(ManualClock::at_unix(1_700_000_000));
     let exceptions = Arc::new(Exceptions::default());
-    let mut tracker = Tracker::new(exceptions.clone());
-    let mut results = Vec::new();
+    // Fed one target per cycle (nothing is forgotten), so that the full reports of only one
+    // target exist at a time, as the snapshot keeps them trimmed.
+    let mut tracker = Tracker::new(exceptions.clone()).with_forget_after(u32::MAX);
     let mut n = 0;
     for t in 0..targets {
         let account = format!("{:012}", 100_000_000_000u64 + t as u64 / 2);
@@ -89,7 +90,7 @@ fn main() {
             n += 1;
             repo(&account, region, n)
         });
-        results.push(ScanResult {
+        let result = ScanResult {
             target: target.clone(),
             duration_seconds: 1.0,
             result: Ok(TargetReport {
@@ -97,9 +98,9 @@ fn main() {
                 repositories: repositories.collect(),
                 registry: None,
             }),
-        });
+        };
+        tracker.apply_cycle(vec![result], clock.now(), 10.0);
     }
-    tracker.apply_cycle(results, clock.now(), 10.0);
     let cell = Arc::new(SnapshotCell::new(tracker.snapshot()));
     let open = tracker.open_findings();
     drop(tracker);

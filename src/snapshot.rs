@@ -41,9 +41,14 @@ pub struct TargetSnapshot {
     pub scan: Option<ScanStatus>,
     /// Time of the last successful scan (also restored from the state file).
     pub last_success: Option<OffsetDateTime>,
-    /// Reports of the last successful scan in this process (inventory, `repository_info`,
-    /// `/findings`); kept, like the findings, when a later scan fails.
+    /// Reports of the last successful scan in this process, trimmed to the registry and the
+    /// repositories with open findings (what `/findings` shows); kept, like the findings,
+    /// when a later scan fails.
     pub report: Option<Arc<TargetReport>>,
+    /// Every repository of the last successful scan, reduced to what `repository_info` and
+    /// the inventory gauges need: full reports of 100,000 clean repositories would be most of
+    /// the daemon's memory for nothing.
+    pub inventory: Option<Arc<[RepoInfo]>>,
     /// Open findings with their first-seen times, sorted by key.
     pub findings: Arc<Vec<OpenFinding>>,
     /// Consecutive cycles in which discovery no longer listed this target.
@@ -57,6 +62,7 @@ impl TargetSnapshot {
             scan: None,
             last_success: None,
             report: None,
+            inventory: None,
             findings: Arc::new(Vec::new()),
             absent_cycles: 0,
         }
@@ -66,6 +72,16 @@ impl TargetSnapshot {
     pub fn is_stale(&self) -> bool {
         self.absent_cycles > 0 || self.scan.as_ref().is_some_and(|s| !s.success)
     }
+}
+
+/// One repository as `ecr_exposure_repository_info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub repository: Box<str>,
+    /// Value of the first required tag.
+    pub owner: Option<Box<str>>,
+    /// From the IaC tag keys.
+    pub managed_by: Option<Box<str>>,
 }
 
 /// Outcome of the last attempt to scan a target.

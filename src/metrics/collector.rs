@@ -242,22 +242,22 @@ impl Collector for SnapshotCollector {
             &format!(
                 "Always 1: owner_tag (value of the first required tag) and managed_by (from the IaC tag keys) for joins, {STALE_NOTE}"
             ),
-            snap.targets
-                .values()
-                .filter_map(|t| t.report.as_ref())
-                .flat_map(|r| r.repositories.iter())
-                .map(|r| {
+            snap.targets.values().flat_map(|t| {
+                let acc = t.target.account_id.as_str();
+                let reg = t.target.region.as_str();
+                t.inventory.iter().flat_map(|i| i.iter()).map(move |r| {
                     (
                         [
-                            ("account_id", r.account_id.as_str()),
-                            ("region", r.region.as_str()),
-                            ("repository", r.repository.as_str()),
+                            ("account_id", acc),
+                            ("region", reg),
+                            ("repository", &*r.repository),
                             ("owner_tag", r.owner.as_deref().unwrap_or("")),
                             ("managed_by", r.managed_by.as_deref().unwrap_or("")),
                         ],
                         1i64,
                     )
-                }),
+                })
+            }),
         )?;
 
         // Inventory and KPIs.
@@ -266,13 +266,13 @@ impl Collector for SnapshotCollector {
             "ecr_exposure_repositories",
             &format!("Repositories seen in the last successful scan of the target, {STALE_NOTE}"),
             snap.targets.values().filter_map(|t| {
-                let r = t.report.as_ref()?;
+                let inventory = t.inventory.as_ref()?;
                 Some((
                     [
                         ("account_id", t.target.account_id.as_str()),
                         ("region", t.target.region.as_str()),
                     ],
-                    r.repositories.len() as i64,
+                    inventory.len() as i64,
                 ))
             }),
         )?;

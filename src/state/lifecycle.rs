@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::analysis::{AnalysisSettings, Finding, FindingKey, TargetReport, analyze_target};
 use crate::facts::{TargetError, TargetId, TargetOutcome};
-use crate::snapshot::{CycleSummary, OpenFinding, ScanStatus, Snapshot, TargetSnapshot};
+use crate::snapshot::{CycleSummary, OpenFinding, RepoInfo, ScanStatus, Snapshot, TargetSnapshot};
 use crate::state::exceptions::Exceptions;
 use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, StateFile};
 
@@ -171,7 +171,27 @@ impl Tracker {
                         });
                     }
                     drop(previous);
+                    let inventory: Arc<[RepoInfo]> = report
+                        .repositories
+                        .iter()
+                        .map(|r| RepoInfo {
+                            repository: r.repository.as_str().into(),
+                            owner: r.owner.as_deref().map(Into::into),
+                            managed_by: r.managed_by.as_deref().map(Into::into),
+                        })
+                        .collect();
+                    let mut report = report;
+                    let with_findings: BTreeSet<&str> = open
+                        .iter()
+                        .map(|f| f.finding.key.repository.as_str())
+                        .collect();
+                    report
+                        .repositories
+                        .retain(|r| with_findings.contains(r.repository.as_str()));
+                    report.repositories.shrink_to_fit();
+                    drop(with_findings);
                     snap.findings = Arc::new(open);
+                    snap.inventory = Some(inventory);
                     snap.report = Some(Arc::new(report));
                     snap.last_success = Some(now);
                     snap.scan = Some(ScanStatus {

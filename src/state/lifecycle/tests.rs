@@ -357,3 +357,40 @@ fn failed_discovery_ages_nothing_and_empty_absent_targets_go_at_once() {
     assert!(!t.snapshot().targets.contains_key(&pseudo));
     assert_eq!(t.open_findings(), 2);
 }
+
+#[test]
+fn snapshot_keeps_full_reports_only_for_repositories_with_findings() {
+    let clock = ManualClock::at_unix(T0);
+    let mut t = tracker();
+    t.apply_cycle(
+        vec![ok(vec![
+            repo("exposed", true, Some("o")),
+            repo("clean", false, Some("o")),
+        ])],
+        clock.now(),
+        1.0,
+    );
+    let snap = t.snapshot();
+    let ts = &snap.targets[&target()];
+    let names: Vec<&str> = ts
+        .report
+        .as_ref()
+        .unwrap()
+        .repositories
+        .iter()
+        .map(|r| r.repository.as_str())
+        .collect();
+    assert_eq!(names, vec!["exposed"]);
+    let inventory: Vec<&str> = ts
+        .inventory
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|r| &*r.repository)
+        .collect();
+    assert_eq!(inventory, vec!["exposed", "clean"]);
+    assert_eq!(
+        ts.inventory.as_ref().unwrap()[1].owner.as_deref(),
+        Some("o")
+    );
+}
