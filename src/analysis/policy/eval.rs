@@ -608,6 +608,8 @@ pub(crate) struct Evaluation<'p, 's> {
     registry: Option<RegistryScope>,
     /// The probe set is incomplete (too many literals or accounts).
     overflow: bool,
+    /// Indices of the Deny statements (explanations visit them per grant).
+    denies: Vec<usize>,
 }
 
 struct GrantAcc {
@@ -1066,7 +1068,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             .collect();
         let acct_index = |a: &str| -> u16 { acct_map.get(a).copied().unwrap_or(NONE) };
         let mut mask_cache: HashMap<String, u64> = HashMap::new();
-        let stmts = policy
+        let stmts: Vec<CStmt<'p>> = policy
             .statements
             .iter()
             .zip(clauses)
@@ -1135,7 +1137,14 @@ impl<'p, 's> Evaluation<'p, 's> {
             })
             .collect();
 
+        let denies = stmts
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.allow)
+            .map(|(i, _)| i)
+            .collect();
         Evaluation {
+            denies,
             policy,
             names,
             stmts,
@@ -1691,7 +1700,8 @@ impl<'p, 's> Evaluation<'p, 's> {
         out.push(format!("for example: {}", self.describe_probe(p)));
         // Denies that could have covered these actions.
         let bit = 1u64 << a.res;
-        for (i, d) in self.stmts.iter().enumerate() {
+        for &i in &self.denies {
+            let d = &self.stmts[i];
             if d.allow || d.mask & (st.mask & self.counted) == 0 {
                 continue;
             }
