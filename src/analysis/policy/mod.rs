@@ -7,6 +7,16 @@
 //!
 //! Pure code: no I/O, no clock, no globals. The same text always gives the same verdict,
 //! in the daemon, in `scan --once` and in the offline `check` gate.
+//!
+//! Layout: `json` (strict RFC 8259 reader: duplicate keys, depth cap, escapes) ->
+//! `parse` (grammar, error codes and element paths) -> `eval` (probing evaluator, grants,
+//! explanations), with `actions` (the action table), `principal` (principal forms),
+//! `condition` (keys and operators) and `glob` (wildcards) beneath it.
+//!
+//! Conventions: error paths name `Statement` when the policy has one statement object and
+//! `Statement[i]` when `Statement` is an array; `Grant::statement` is the zero-based index in
+//! both cases. The verdict's `network_restricted` is true when nothing is public and some
+//! grant is reachable by an arbitrary outsider only from a network the policy names.
 
 pub mod actions;
 mod condition;
