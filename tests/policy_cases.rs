@@ -2361,6 +2361,13 @@ fn build() -> Vec<Case> {
         include_str!("policy_cases/slow_fuzz_42bf8e10.json"),
     )
     .public(Admin);
+    // Found by the second fuzz run: > 1 s in the instrumented build, in the explanation of the
+    // Deny's NotPrincipal (1,823 distinct entries, most bare untrusted account ids).
+    t.case(
+        "fuzz_timeout_deny_not_principal_2071_entries",
+        include_str!("policy_cases/timeout_fuzz_deny_not_principal.json"),
+    )
+    .cross(Admin);
     let accounts: Vec<String> = (0..4000u64)
         .map(|i| (300_000_000_000u64 + i * 7919).to_string())
         .collect();
