@@ -105,6 +105,10 @@ struct CStmt<'a> {
     allow: bool,
     not_principal: bool,
     items: Vec<PItem>,
+    /// Sorted accounts named whole by `items` (binary-searched: long principal lists).
+    whole: Vec<u16>,
+    /// Indices of the `items` that are not whole accounts.
+    others: Vec<u32>,
     mask: u64,
     /// Bit r set: the statement applies to resource candidate r.
     res: u64,
@@ -1126,9 +1130,26 @@ impl<'p, 's> Evaluation<'p, 's> {
                         res |= 1 << r;
                     }
                 }
+                let mut whole: Vec<u16> = Vec::new();
+                let mut others: Vec<u32> = Vec::new();
+                for (k, it) in items.iter().enumerate() {
+                    match it {
+                        PItem::Account(a, _) => {
+                            if *a != NONE {
+                                whole.push(*a);
+                            }
+                        }
+                        PItem::Nobody(_) => {}
+                        _ => others.push(k as u32),
+                    }
+                }
+                whole.sort_unstable();
+                whole.dedup();
                 CStmt {
                     allow: st.allow,
                     not_principal: st.not_principal,
+                    whole,
+                    others,
                     items,
                     mask,
                     res,
@@ -1158,22 +1179,23 @@ impl<'p, 's> Evaluation<'p, 's> {
     }
 
     fn principal_matches(&self, s: &CStmt, p: &Probe) -> bool {
-        let any = s.items.iter().any(|it| match it {
-            PItem::Everyone(_) => true,
-            PItem::Account(a, _) => !p.service && *a == p.account,
-            PItem::Specific(a, arn) => {
-                !p.service && *a == p.account && {
-                    let id = &self.world.idents[p.account as usize][p.ident as usize];
-                    id.arn == *arn || id.sts.as_deref() == Some(arn.as_str())
+        let any = (!p.service && s.whole.binary_search(&p.account).is_ok())
+            || s.others.iter().any(|&k| match &s.items[k as usize] {
+                PItem::Everyone(_) => true,
+                PItem::Account(a, _) => !p.service && *a == p.account,
+                PItem::Specific(a, arn) => {
+                    !p.service && *a == p.account && {
+                        let id = &self.world.idents[p.account as usize][p.ident as usize];
+                        id.arn == *arn || id.sts.as_deref() == Some(arn.as_str())
+                    }
                 }
-            }
-            PItem::Service(name) => {
-                p.service
-                    && (name == "*"
-                        || self.world.services[p.svc as usize].eq_ignore_ascii_case(name))
-            }
-            PItem::Nobody(_) => false,
-        });
+                PItem::Service(name) => {
+                    p.service
+                        && (name == "*"
+                            || self.world.services[p.svc as usize].eq_ignore_ascii_case(name))
+                }
+                PItem::Nobody(_) => false,
+            });
         any != s.not_principal
     }
 
@@ -1410,7 +1432,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             applies.clear();
             for &i in &always {
                 let s = &self.stmts[i as usize];
-                work += cost[i as usize] + s.items.len();
+                work += cost[i as usize] + s.others.len();
                 if self.principal_matches(s, p) && self.conditions_hold(s, p) {
                     applies.push(i);
                 }
@@ -1418,7 +1440,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             if p.service {
                 for &i in &service_only {
                     let s = &self.stmts[i as usize];
-                    work += cost[i as usize] + s.items.len();
+                    work += cost[i as usize] + s.others.len();
                     if self.principal_matches(s, p) && self.conditions_hold(s, p) {
                         applies.push(i);
                     }
@@ -1428,7 +1450,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                     let s = &self.stmts[i as usize];
                     work += cost[i as usize];
                     let principal = whole || {
-                        work += s.items.len();
+                        work += s.others.len();
                         self.principal_matches(s, p)
                     };
                     if principal && self.conditions_hold(s, p) {
