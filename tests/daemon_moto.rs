@@ -230,7 +230,7 @@ async fn an_expired_exception_reopens_the_finding() {
     let moto = Moto::start();
     moto.seed("demo");
     let dir = tempfile::tempdir().unwrap();
-    let expires = time::OffsetDateTime::now_utc() + Duration::from_secs(15);
+    let expires = time::OffsetDateTime::now_utc() + Duration::from_secs(20);
     let expires = expires
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -268,9 +268,14 @@ async fn an_expired_exception_reopens_the_finding() {
     } else {
         body
     };
-    if time::OffsetDateTime::now_utc()
-        < time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339)
-            .unwrap()
+    // The scrape must come from before the expiry, or this test checks nothing.
+    assert!(
+        time::OffsetDateTime::now_utc()
+            < time::OffsetDateTime::parse(&expires, &time::format_description::well_known::Rfc3339)
+                .unwrap(),
+        "the first cycle took longer than the exception's 20 s lifetime; log:\n{}",
+        exp.log_text()
+    );
     {
         assert!(
             series(&body, "ecr_exposure_finding_suppressed", &labels).is_some()
