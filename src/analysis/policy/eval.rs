@@ -31,6 +31,8 @@ pub const EVAL_BUDGET: usize = 2_000_000;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
+/// Most grants listed per verdict: a longer list is unreadable and costs time per input.
+const MAX_GRANTS: usize = 256;
 const MAX_ACCOUNTS: usize = 4096;
 const MAX_IDENTS_PER_ACCOUNT: usize = 6;
 const MAX_ORGS: usize = 16;
@@ -1532,8 +1534,17 @@ impl<'p, 's> Evaluation<'p, 's> {
             });
         }
         let _ = exposed_all;
+        let total = accs.len();
+        accs.sort_by_key(|a| (a.stmt, a.class));
+        accs.truncate(MAX_GRANTS);
         let grants = self.grants(accs);
         let mut notes = self.notes();
+        if total > MAX_GRANTS {
+            notes.push(format!(
+                "{} further exposing grants are not listed (at most {MAX_GRANTS} are); the verdict counts them all",
+                total - MAX_GRANTS
+            ));
+        }
         if truncated {
             notes.push(
                 "analysis stopped early: the policy is already public with admin access".into(),
@@ -1565,6 +1576,21 @@ impl<'p, 's> Evaluation<'p, 's> {
     }
 
     fn grants(&self, mut accs: Vec<GrantAcc>) -> Vec<Grant> {
+        // The same for every grant: computed once.
+        let deny_words: Vec<String> = if accs.is_empty() {
+            Vec::new()
+        } else {
+            self.stmts
+                .iter()
+                .map(|d| {
+                    if d.allow {
+                        String::new()
+                    } else {
+                        self.deny_principal_words(d)
+                    }
+                })
+                .collect()
+        };
         accs.sort_by_key(|a| (a.stmt, a.class));
         let mut out: Vec<Grant> = Vec::new();
         let mut i = 0;
@@ -1583,14 +1609,14 @@ impl<'p, 's> Evaluation<'p, 's> {
                 if a.class != Class::Public && a.mask & !public_mask == 0 {
                     continue;
                 }
-                out.push(self.grant(a));
+                out.push(self.grant(a, &deny_words));
             }
             i = j;
         }
         out
     }
 
-    fn grant(&self, a: &GrantAcc) -> Grant {
+    fn grant(&self, a: &GrantAcc, deny_words: &[String]) -> Grant {
         let st = &self.policy.statements[a.stmt];
         let mut actions = Vec::new();
         let mut m = a.mask;
@@ -1608,7 +1634,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             access: actions::max_level(a.mask),
             public: a.class == Class::Public,
             network_restricted: a.class == Class::NetRestricted,
-            explanation: self.explain(a),
+            explanation: self.explain(a, deny_words),
         }
     }
 
@@ -1662,7 +1688,7 @@ impl<'p, 's> Evaluation<'p, 's> {
         }
     }
 
-    fn explain(&self, a: &GrantAcc) -> Vec<String> {
+    fn explain(&self, a: &GrantAcc, deny_words: &[String]) -> Vec<String> {
         let mut out = Vec::new();
         let st = &self.stmts[a.stmt];
         let p = &a.witness;
@@ -1735,7 +1761,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 continue;
             }
             if !self.principal_matches(d, p) {
-                out.push(format!("Deny {dl} {}", self.deny_principal_words(d)));
+                out.push(format!("Deny {dl} {}", deny_words[i]));
                 continue;
             }
             if let Some(c) = d.clauses.iter().find(|c| !c.eval(&ctx, false)) {
@@ -1755,8 +1781,16 @@ impl<'p, 's> Evaluation<'p, 's> {
     }
 
     fn deny_principal_words(&self, d: &CStmt) -> String {
+        const SHOWN: usize = 5;
         let mut names: Vec<String> = Vec::new();
+        let mut more = 0usize;
         for it in &d.items {
+            if names.len() >= SHOWN {
+                if !matches!(it, PItem::Nobody(_)) {
+                    more += 1;
+                }
+                continue;
+            }
             match it {
                 PItem::Account(_, s) => names.push(format!("account {s}")),
                 PItem::Specific(_, s) => names.push(s.clone()),
@@ -1764,6 +1798,9 @@ impl<'p, 's> Evaluation<'p, 's> {
                 PItem::Everyone(_) => names.push("everyone".into()),
                 PItem::Nobody(_) => {}
             }
+        }
+        if more > 0 {
+            names.push(format!("{more} more"));
         }
         if d.not_principal {
             return format!(
