@@ -2368,6 +2368,12 @@ fn build() -> Vec<Case> {
         include_str!("policy_cases/timeout_fuzz_deny_not_principal.json"),
     )
     .cross(Admin);
+    // Third fuzz run (engine of 14:14): libFuzzer timeout (> 5 s instrumented), same shape.
+    t.case(
+        "fuzz_timeout_deny_not_principal_2460_accounts",
+        include_str!("policy_cases/timeout_fuzz_deny_not_principal_2460.json"),
+    )
+    .cross(Admin);
     let accounts: Vec<String> = (0..4000u64)
         .map(|i| (300_000_000_000u64 + i * 7919).to_string())
         .collect();
