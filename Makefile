@@ -17,11 +17,15 @@ build:
 release:
 	cargo build --locked --release
 
+# Benchmarks print figures; none of them asserts a time.
 bench:
 	cargo bench --locked --bench policy
+	cargo bench --locked --bench metrics_render
+	bash scripts/test-deps.sh && ECR_TEST_PYTHON=$(CURDIR)/.venv/bin/python cargo bench --locked --bench collect_calls
 
 demo:
 	bash scripts/demo.sh
 
+# cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP unlocks the sanitizer flags); see fuzz/README.md.
 fuzz:
-	cd fuzz && cargo +nightly fuzz run policy -- -max_total_time=600
+	cd fuzz && mkdir -p corpus/policy && POLICY_FUZZ_SLOW_MS=30 RUSTC_BOOTSTRAP=1 cargo fuzz run -s none policy corpus/policy seeds -- -max_total_time=600 -timeout=5

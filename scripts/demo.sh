@@ -4,7 +4,7 @@
 # Starts the moto wrapper on 127.0.0.1, seeds the demo estate (an organization with a few member
 # accounts, two regions, public, cross-account, untagged and unreadable-policy repositories),
 # starts the exporter against it with a short scan interval and prints where to look.
-# Ctrl-C stops both. Needs .venv from scripts/test-deps.sh (moto, boto3).
+# Ctrl-C stops both. Installs .venv with scripts/test-deps.sh (moto, boto3) when it is missing.
 #
 # Environment: DEMO_PORT (default 9847), DEMO_INTERVAL (default 30s), ECR_TEST_PYTHON.
 set -euo pipefail
@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 
 PY=${ECR_TEST_PYTHON:-$PWD/.venv/bin/python}
 if ! "$PY" -c 'import moto, boto3' 2>/dev/null; then
-    echo "demo: no Python with moto and boto3; run: bash scripts/test-deps.sh" >&2
-    exit 1
+    echo "demo: installing the emulator (scripts/test-deps.sh)..." >&2
+    bash scripts/test-deps.sh
+    PY=$PWD/.venv/bin/python
 fi
 PORT=${DEMO_PORT:-9847}
 INTERVAL=${DEMO_INTERVAL:-30s}
