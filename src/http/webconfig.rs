@@ -229,6 +229,11 @@ impl WebConfig {
             return false;
         };
         let Some(hash) = settings.users.get(&user).cloned() else {
+            // Spend the same bcrypt work for an unknown user as for a wrong password, so the
+            // response time does not tell which user names exist.
+            if let Some(decoy) = settings.users.values().next().cloned() {
+                let _ = tokio::task::spawn_blocking(move || bcrypt::verify(password, &decoy)).await;
+            }
             return false;
         };
         let mut h = Sha256::new();
