@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/test-deps.sh
 export ECR_TEST_PYTHON="$PWD/.venv/bin/python"
 export PATH="$PWD/.venv/bin:$PATH"
-cargo test --locked --all-targets --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+cargo test --locked --all-targets --no-fail-fast
