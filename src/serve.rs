@@ -404,18 +404,7 @@ pub fn run(args: ServeArgs) -> u8 {
             interval: config.scan.interval,
             jitter: config.scan.jitter,
             state_path: config.state.path.clone(),
-            exceptions: config
-                .exceptions
-                .iter()
-                .map(|e| ExceptionRule {
-                    account_id: e.account_id.clone(),
-                    region: e.region.clone(),
-                    repository: e.repository.clone(),
-                    finding: e.finding,
-                    reason: e.reason.clone(),
-                    expires: e.expires,
-                })
-                .collect(),
+            exceptions: config.exceptions.clone(),
             required_tags: config.tags.required.clone(),
             telemetry_path: args.telemetry_path.clone(),
         };

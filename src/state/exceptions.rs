@@ -7,36 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 
-use crate::analysis::{FindingKey, FindingKind};
+use crate::analysis::FindingKey;
 
-/// One accepted finding, as validated from the configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExceptionRule {
-    /// `None` matches every account.
-    pub account_id: Option<String>,
-    /// `None` matches every region.
-    pub region: Option<String>,
-    /// Glob over the repository name: `*` matches any run of characters (slashes included),
-    /// `?` one character. Registry findings have the empty name, so only `*` covers them.
-    pub repository: String,
-    pub finding: FindingKind,
-    /// Why the exposure is accepted: shown in logs and `/findings`, never in labels.
-    pub reason: String,
-    pub expires: OffsetDateTime,
-}
-
-impl ExceptionRule {
-    /// Whether this rule covers the finding (regardless of expiry).
-    pub fn covers(&self, key: &FindingKey) -> bool {
-        self.finding == key.kind
-            && self
-                .account_id
-                .as_ref()
-                .is_none_or(|a| *a == key.account_id)
-            && self.region.as_ref().is_none_or(|r| *r == key.region)
-            && glob_match(&self.repository, &key.repository)
-    }
-}
+/// One accepted finding, as validated from the configuration: the state layer uses the
+/// configuration's own type, so matching has one definition.
+pub use crate::config::{Exception as ExceptionRule, glob_match};
 
 /// Suppression of one finding: the latest expiry among the rules that cover it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,34 +89,10 @@ impl Exceptions {
     }
 }
 
-/// Shell-style glob with `*` and `?`; no character classes (repository names do not need them).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0usize, 0usize);
-    // Position after the last `*` and the text position it was tried at, for backtracking.
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi + 1, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::FindingKind;
 
     fn key(repo: &str, kind: FindingKind) -> FindingKey {
         FindingKey {
