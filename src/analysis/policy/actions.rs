@@ -89,9 +89,16 @@ pub const V1_NAMES: [&str; 3] = [
 
 /// Bit of a table action by exact (case-insensitive) name, without the `ecr:` prefix.
 pub fn bit_of(name: &str) -> Option<u32> {
+    // Hot in every evaluation (each action literal): compare lengths and the first letter
+    // on bytes before the full case-insensitive comparison.
+    let nb = name.as_bytes();
+    let first = nb.first()?.to_ascii_lowercase();
     REPOSITORY_ACTIONS
         .iter()
-        .position(|(n, _)| n[4..].eq_ignore_ascii_case(name))
+        .position(|(n, _)| {
+            let n = &n.as_bytes()[4..];
+            n.len() == nb.len() && n[0].to_ascii_lowercase() == first && n.eq_ignore_ascii_case(nb)
+        })
         .map(|i| i as u32)
 }
 

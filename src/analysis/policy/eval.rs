@@ -33,6 +33,8 @@ const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
 /// Most grants listed per verdict: a longer list is unreadable and costs time per input.
 const MAX_GRANTS: usize = 256;
+/// Grant accumulators found by linear scan below this count, by hash index above it.
+const SMALL_ACCS: usize = 32;
 const MAX_ACCOUNTS: usize = 4096;
 const MAX_IDENTS_PER_ACCOUNT: usize = 6;
 const MAX_ORGS: usize = 16;
@@ -1504,10 +1506,23 @@ impl<'p, 's> Evaluation<'p, 's> {
                         continue;
                     }
                     let key = (i as usize, p.class);
-                    match acc_index.get(&key) {
-                        Some(&k) => accs[k].mask |= m,
+                    // Few grants: a linear scan beats hashing; many: the index takes over.
+                    if accs.len() == SMALL_ACCS && acc_index.is_empty() {
+                        for (k, a) in accs.iter().enumerate() {
+                            acc_index.insert((a.stmt, a.class), k);
+                        }
+                    }
+                    let found = if accs.len() < SMALL_ACCS {
+                        accs.iter().position(|a| (a.stmt, a.class) == key)
+                    } else {
+                        acc_index.get(&key).copied()
+                    };
+                    match found {
+                        Some(k) => accs[k].mask |= m,
                         None => {
-                            acc_index.insert(key, accs.len());
+                            if accs.len() >= SMALL_ACCS {
+                                acc_index.insert(key, accs.len());
+                            }
                             accs.push(GrantAcc {
                                 stmt: i as usize,
                                 class: p.class,
@@ -2036,68 +2051,90 @@ fn single_valued(key: Key) -> bool {
 
 /// Plain words for one clause's value in a context; `allow` is the statement's effect.
 fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String {
-    let vals = if c.raw.len() == 1 {
-        format!("\"{}\"", c.raw[0])
+    use std::fmt::Write as _;
+    // One buffer for the whole sentence: explanations are built for every exposing grant.
+    let mut out = String::with_capacity(192);
+    out.push_str(c.op_name);
+    out.push(' ');
+    out.push_str(c.key_name);
+    out.push(' ');
+    if c.raw.len() == 1 {
+        out.push('"');
+        out.push_str(&c.raw[0]);
+        out.push('"');
     } else {
-        let quoted: Vec<String> = c.raw.iter().map(|v| format!("\"{v}\"")).collect();
-        format!("[{}]", quoted.join(", "))
-    };
-    let head = format!("{} {} {}", c.op_name, c.key_name, vals);
+        out.push('[');
+        for (i, v) in c.raw.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push('"');
+            out.push_str(v);
+            out.push('"');
+        }
+        out.push(']');
+    }
     match ctx.get(c.key, c.tag) {
         ReqVal::Free => {
             if allow {
-                format!(
-                    "{head}: the caller controls {} (or it says nothing about identity), so it does not restrict",
+                let _ = write!(
+                    out,
+                    ": the caller controls {} (or it says nothing about identity), so it does not restrict",
                     c.key_name
-                )
+                );
             } else {
-                format!(
-                    "{head}: the caller controls {}, so it can avoid this Deny",
+                let _ = write!(
+                    out,
+                    ": the caller controls {}, so it can avoid this Deny",
                     c.key_name
-                )
+                );
             }
         }
         ReqVal::TagUnknown => {
             if allow {
-                format!("{head}: depends on repository tags, unknown here; counted as satisfiable")
+                out.push_str(": depends on repository tags, unknown here; counted as satisfiable");
             } else {
-                format!("{head}: depends on repository tags, unknown here; counted as not applying")
+                out.push_str(": depends on repository tags, unknown here; counted as not applying");
             }
         }
         ReqVal::Missing => {
             let r = c.missing_result();
             let when = absent_when(c.key);
-            let why = if c.base == BaseOp::Null {
-                format!("Null is {r} when the key is absent")
+            let _ = write!(out, ": {} is absent for {when}; ", c.key_name);
+            if c.base == BaseOp::Null {
+                let _ = write!(out, "Null is {r} when the key is absent");
             } else if c.quant == Quantifier::ForAllValues {
                 if single_valued(c.key) {
-                    format!(
+                    let _ = write!(
+                        out,
                         "ForAllValues on single-valued key {} is true for {when} (no values: vacuously true)",
                         c.key_name
-                    )
+                    );
                 } else {
-                    "ForAllValues is vacuously true when the key is absent".to_string()
+                    out.push_str("ForAllValues is vacuously true when the key is absent");
                 }
             } else if c.quant == Quantifier::ForAnyValue {
-                "ForAnyValue is false when the key is absent".to_string()
+                out.push_str("ForAnyValue is false when the key is absent");
             } else if c.if_exists {
-                format!("{} is true when the key is absent", c.op_name)
+                let _ = write!(out, "{} is true when the key is absent", c.op_name);
             } else if c.base.negated() {
-                format!(
+                let _ = write!(
+                    out,
                     "the negated operator {} is true when the key is absent",
                     c.op_name
-                )
+                );
             } else {
-                format!("{} is false when the key is absent", c.op_name)
-            };
-            format!("{head}: {} is absent for {when}; {why}", c.key_name)
+                let _ = write!(out, "{} is false when the key is absent", c.op_name);
+            }
         }
         ReqVal::One(v) => {
             let r = c.present_result(v, ctx);
-            format!(
-                "{head}: {} is \"{v}\" for this caller, so the condition is {r}",
+            let _ = write!(
+                out,
+                ": {} is \"{v}\" for this caller, so the condition is {r}",
                 c.key_name
-            )
+            );
         }
     }
+    out
 }
