@@ -21,7 +21,7 @@
 //! - [`metrics`]: prometheus-client collector over the snapshot, and the counters.
 //! - [`http`]: `/`, `/metrics`, `/findings`, `/-/healthy`, `/-/ready`; TLS and basic auth.
 //! - [`iac`]: Terraform plans and CloudFormation templates -> policies to check.
-//! - [`check`], [`scan`], [`serve`]: the commands.
+//! - [`check`], [`scan`], [`serve`]: the commands; [`logging`]: logfmt or JSON on stderr.
 
 pub mod analysis;
 pub mod aws;
@@ -33,6 +33,7 @@ pub mod discovery;
 pub mod facts;
 pub mod http;
 pub mod iac;
+pub mod logging;
 pub mod metrics;
 pub mod scan;
 pub mod serve;
