@@ -1213,7 +1213,7 @@ impl<'p, 's> Evaluation<'p, 's> {
 
     fn probes(&self, h_orgs: bool) -> Vec<Probe> {
         let w = &self.world;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(64);
         let pub_orgs: Vec<u16> = if h_orgs { vec![NONE, 0] } else { vec![NONE] };
         let pol_orgs: Vec<u16> = (1..w.orgs.len() as u16).collect();
         let all_nets: Vec<u16> = (0..w.nets.len() as u16).collect();
@@ -1293,7 +1293,7 @@ impl<'p, 's> Evaluation<'p, 's> {
 
     fn service_probes(&self, uses_source: bool, uses_src_org: bool) -> Vec<Probe> {
         let w = &self.world;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(16);
         let accts: Vec<u16> = if uses_source {
             (0..w.accounts.len() as u16).collect()
         } else {
@@ -1424,7 +1424,7 @@ impl<'p, 's> Evaluation<'p, 's> {
 
         let nres = self.world.resources.len();
         let mut applies: Vec<u32> = Vec::with_capacity(self.stmts.len());
-        let mut accs: Vec<GrantAcc> = Vec::new();
+        let mut accs: Vec<GrantAcc> = Vec::with_capacity(8);
         let mut acc_index: HashMap<(usize, Class), usize> = HashMap::new();
         let mut work = 0usize;
         let mut public = false;
@@ -1607,7 +1607,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                 .collect()
         };
         accs.sort_by_key(|a| (a.stmt, a.class));
-        let mut out: Vec<Grant> = Vec::new();
+        let mut out: Vec<Grant> = Vec::with_capacity(accs.len());
         let mut i = 0;
         while i < accs.len() {
             let stmt = accs[i].stmt;
@@ -1633,7 +1633,7 @@ impl<'p, 's> Evaluation<'p, 's> {
 
     fn grant(&self, a: &GrantAcc, deny_words: &[String]) -> Grant {
         let st = &self.policy.statements[a.stmt];
-        let mut actions = Vec::new();
+        let mut actions = Vec::with_capacity(a.mask.count_ones() as usize);
         let mut m = a.mask;
         while m != 0 {
             let b = m.trailing_zeros();
@@ -1678,16 +1678,20 @@ impl<'p, 's> Evaluation<'p, 's> {
         match p.org {
             NONE => s.push_str(", outside any organization"),
             0 => s.push_str(", in an organization it created"),
-            o => s.push_str(&format!(
-                ", in untrusted organization {}",
-                w.orgs[o as usize].id
-            )),
+            o => {
+                s.push_str(", in untrusted organization ");
+                s.push_str(&w.orgs[o as usize].id);
+            }
         }
         let net = &w.nets[p.net as usize];
         if let Some(ip) = &net.ip {
-            s.push_str(&format!(", calling from {ip}"));
+            s.push_str(", calling from ");
+            s.push_str(ip);
         } else if let (Some(e), Some(c)) = (&net.vpce, &net.vpc) {
-            s.push_str(&format!(", calling through VPC endpoint {e} in {c}"));
+            s.push_str(", calling through VPC endpoint ");
+            s.push_str(e);
+            s.push_str(" in ");
+            s.push_str(c);
         }
         s
     }
@@ -1704,7 +1708,7 @@ impl<'p, 's> Evaluation<'p, 's> {
     }
 
     fn explain(&self, a: &GrantAcc, deny_words: &[String]) -> Vec<String> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(4 + self.stmts[a.stmt].clauses.len() + self.denies.len());
         let st = &self.stmts[a.stmt];
         let p = &a.witness;
         let label = self.stmt_label(a.stmt);
