@@ -225,7 +225,8 @@ pub struct CheckRecord {
 }
 
 impl CheckRecord {
-    fn failed(source: &str, code: &str, message: String) -> Self {
+    /// A record for an input that could not be judged: verdict fields null, error set.
+    pub(crate) fn failed(source: &str, code: &str, message: String) -> Self {
         CheckRecord {
             source: source.to_string(),
             public: None,

@@ -54,20 +54,7 @@ pub fn records(
 }
 
 fn file_error(source: &str, e: &IacError) -> CheckRecord {
-    CheckRecord {
-        source: source.to_string(),
-        public: None,
-        cross_account: None,
-        access: None,
-        network_restricted: None,
-        error: Some(RecordError {
-            code: e.code.to_string(),
-            message: e.message.clone(),
-        }),
-        grants: Vec::new(),
-        notes: Vec::new(),
-        iac: None,
-    }
+    CheckRecord::failed(source, e.code, e.message.clone())
 }
 
 /// The record of one judged resource.
