@@ -87,19 +87,85 @@ pub const V1_NAMES: [&str; 3] = [
     "CreateRepository",
 ];
 
+/// Slots of the action-name hash table (a power of two, about four times the 60 names).
+const SLOTS: usize = 256;
+
+/// ASCII-case-insensitive hash of an action name, usable in `const` context.
+const fn hash_ci(b: &[u8]) -> usize {
+    let mut h: u32 = 0;
+    let mut i = 0;
+    while i < b.len() {
+        h = h
+            .wrapping_mul(31)
+            .wrapping_add(b[i].to_ascii_lowercase() as u32);
+        i += 1;
+    }
+    ((h ^ (h >> 9)) as usize) & (SLOTS - 1)
+}
+
+/// Open-addressing table over every SAR action name, built at compile time: 0 is empty,
+/// `1..=35` is a repository action (bit + 1), above that a registry-level action. Every
+/// action literal of every policy is looked up, so this replaced a linear scan of the table
+/// that cost several hundred instructions per literal.
+const NAME_SLOTS: [u8; SLOTS] = {
+    let mut t = [0u8; SLOTS];
+    let mut k = 0;
+    while k < REPOSITORY_ACTIONS.len() + REGISTRY_ACTIONS.len() {
+        let name: &[u8] = if k < REPOSITORY_ACTIONS.len() {
+            let full = REPOSITORY_ACTIONS[k].0.as_bytes();
+            full.split_at(4).1
+        } else {
+            REGISTRY_ACTIONS[k - REPOSITORY_ACTIONS.len()].as_bytes()
+        };
+        let mut slot = hash_ci(name);
+        while t[slot] != 0 {
+            slot = (slot + 1) & (SLOTS - 1);
+        }
+        t[slot] = (k + 1) as u8;
+        k += 1;
+    }
+    t
+};
+
+/// What a concrete action name (without `ecr:`) is in the SAR table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    Repository(u32),
+    Registry,
+    Unknown,
+}
+
+fn lookup(name: &str) -> Known {
+    let nb = name.as_bytes();
+    let mut slot = hash_ci(nb);
+    loop {
+        let e = NAME_SLOTS[slot] as usize;
+        if e == 0 {
+            return Known::Unknown;
+        }
+        let k = e - 1;
+        let cand: &[u8] = if k < REPOSITORY_ACTIONS.len() {
+            &REPOSITORY_ACTIONS[k].0.as_bytes()[4..]
+        } else {
+            REGISTRY_ACTIONS[k - REPOSITORY_ACTIONS.len()].as_bytes()
+        };
+        if cand.eq_ignore_ascii_case(nb) {
+            return if k < REPOSITORY_ACTIONS.len() {
+                Known::Repository(k as u32)
+            } else {
+                Known::Registry
+            };
+        }
+        slot = (slot + 1) & (SLOTS - 1);
+    }
+}
+
 /// Bit of a table action by exact (case-insensitive) name, without the `ecr:` prefix.
 pub fn bit_of(name: &str) -> Option<u32> {
-    // Hot in every evaluation (each action literal): compare lengths and the first letter
-    // on bytes before the full case-insensitive comparison.
-    let nb = name.as_bytes();
-    let first = nb.first()?.to_ascii_lowercase();
-    REPOSITORY_ACTIONS
-        .iter()
-        .position(|(n, _)| {
-            let n = &n.as_bytes()[4..];
-            n.len() == nb.len() && n[0].to_ascii_lowercase() == first && n.eq_ignore_ascii_case(nb)
-        })
-        .map(|i| i as u32)
+    match lookup(name) {
+        Known::Repository(b) => Some(b),
+        _ => None,
+    }
 }
 
 /// Unknown concrete action names of one policy, each with its own bit (the last bit is
@@ -118,17 +184,11 @@ impl ActionNames {
 
     /// Registers a concrete pattern if it names an `ecr:` action missing from the table.
     pub fn note_pattern(&mut self, pat: &str) {
-        if pat.contains(['*', '?']) {
+        if pat.bytes().any(|b| b == b'*' || b == b'?') {
             return;
         }
         let Some(name) = strip_ecr(pat) else { return };
-        if name.is_empty() || bit_of(name).is_some() {
-            return;
-        }
-        if REGISTRY_ACTIONS
-            .iter()
-            .any(|n| n.eq_ignore_ascii_case(name))
-        {
+        if name.is_empty() || lookup(name) != Known::Unknown {
             return;
         }
         if self.unknown.iter().any(|u| u.eq_ignore_ascii_case(name)) {
@@ -156,7 +216,7 @@ impl ActionNames {
         if pat == "*" || pat.eq_ignore_ascii_case("ecr:*") {
             return self.universe();
         }
-        if !pat.contains(['*', '?']) {
+        if !pat.bytes().any(|b| b == b'*' || b == b'?') {
             let Some(name) = strip_ecr(pat) else { return 0 };
             if let Some(b) = bit_of(name) {
                 return 1 << b;
@@ -299,7 +359,18 @@ mod tests {
         assert_eq!(REPOSITORY_ACTIONS.len() + REGISTRY_ACTIONS.len(), 60);
         for n in REGISTRY_ACTIONS {
             assert!(bit_of(n).is_none(), "{n}");
+            assert_eq!(lookup(n), Known::Registry, "{n}");
+            assert_eq!(lookup(&n.to_ascii_uppercase()), Known::Registry, "{n}");
         }
+        // The hash table answers for every name in any case, and for nothing else.
+        for (i, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
+            let n = &n[4..];
+            assert_eq!(lookup(&n.to_ascii_lowercase()), Known::Repository(i as u32));
+            assert_eq!(lookup(&n.to_ascii_uppercase()), Known::Repository(i as u32));
+            assert_eq!(lookup(&n[1..]), Known::Unknown, "{n}");
+            assert_eq!(lookup(&format!("{n}X")), Known::Unknown, "{n}");
+        }
+        assert_eq!(lookup(""), Known::Unknown);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use ipnet::IpNet;
 
 use super::glob::{self, Tok};
 use super::parse::{BaseOp, Clause, Quantifier, Version};
+use super::principal::split6;
 
 /// Condition keys the evaluator knows; everything else is [`Key::Free`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -358,16 +359,6 @@ fn is_arn_op(base: BaseOp) -> bool {
         base,
         BaseOp::ArnEquals | BaseOp::ArnLike | BaseOp::ArnNotEquals | BaseOp::ArnNotLike
     )
-}
-
-/// The six `:`-separated components of an ARN-shaped string.
-fn split6(s: &str) -> Option<[&str; 6]> {
-    let mut it = s.splitn(6, ':');
-    let mut out = [""; 6];
-    for slot in &mut out {
-        *slot = it.next()?;
-    }
-    Some(out)
 }
 
 /// ARN match: each of the six components separately, with wildcards.

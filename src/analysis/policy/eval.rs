@@ -10,7 +10,11 @@
 //! accounts their principals name, dimensions the policy never mentions (networks,
 //! organizations, identities, source keys) collapse to one value, and the total work is
 //! bounded ([`EVAL_BUDGET`]); a policy that exceeds it is reported as `too_complex`.
+//! Allocation is kept per policy rather than per string: literals are borrowed from the
+//! parsed policy, and every string a probe carries lives in one buffer ([`World::text`]),
+//! since in the daemon's hot path allocation was most of the cost of a verdict.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -44,27 +48,75 @@ const MAX_SRC_ARNS: usize = 8;
 const MAX_RESOURCES: usize = 16;
 const MAX_HARVEST_LEN: usize = 512;
 
-#[derive(Debug, Clone)]
+/// A string stored in [`World::text`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// Append-only string buffer handing out [`Span`]s.
+#[derive(Debug, Default)]
+struct Text(String);
+
+impl Text {
+    /// Appends the concatenation of `parts`.
+    fn put(&mut self, parts: &[&str]) -> Span {
+        let start = self.0.len() as u32;
+        for p in parts {
+            self.0.push_str(p);
+        }
+        Span {
+            start,
+            end: self.0.len() as u32,
+        }
+    }
+
+    fn get(&self, s: Span) -> &str {
+        &self.0[s.start as usize..s.end as usize]
+    }
+
+    fn mark(&self) -> u32 {
+        self.0.len() as u32
+    }
+
+    /// Forgets everything appended since `mark` (a value that turned out to be a duplicate).
+    fn rollback(&mut self, mark: u32) {
+        self.0.truncate(mark as usize);
+    }
+}
+
+/// A copy of a probe account id (always 12 ASCII digits), so that the buffer it came from
+/// can grow while it is in use.
+fn account_bytes(text: &Text, s: Span) -> [u8; 12] {
+    let mut out = [b'0'; 12];
+    let b = text.get(s).as_bytes();
+    let n = b.len().min(12);
+    out[..n].copy_from_slice(&b[..n]);
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
 struct Ident {
-    arn: String,
-    sts: Option<String>,
-    userid: String,
-    username: Option<String>,
+    arn: Span,
+    sts: Option<Span>,
+    userid: Span,
+    username: Option<Span>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Org {
-    id: String,
-    path: String,
+    id: Span,
+    path: Span,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Net {
     /// Parsed form of `ip`.
     addr: Option<IpAddr>,
-    ip: Option<String>,
-    vpce: Option<String>,
-    vpc: Option<String>,
+    ip: Option<Span>,
+    vpce: Option<Span>,
+    vpc: Option<Span>,
 }
 
 /// Who a probe stands for.
@@ -95,12 +147,13 @@ struct Probe {
     src_arn: u16,
 }
 
+/// One principal entry; account indices are [`NONE`] until the probe accounts are known.
 #[derive(Debug, Clone)]
-enum PItem {
+enum PItem<'a> {
     Everyone(&'static str),
-    Account(u16, String),
-    Specific(u16, String),
-    Service(String),
+    Account(u16, &'a str),
+    Specific(u16, &'a str),
+    Service(&'a str),
     Nobody(&'static str),
 }
 
@@ -108,7 +161,7 @@ enum PItem {
 struct CStmt<'a> {
     allow: bool,
     not_principal: bool,
-    items: Vec<PItem>,
+    items: Vec<PItem<'a>>,
     /// Sorted accounts named whole by `items` (binary-searched: long principal lists).
     whole: Vec<u16>,
     /// Indices of the `items` that are not whole accounts.
@@ -117,24 +170,63 @@ struct CStmt<'a> {
     /// Bit r set: the statement applies to resource candidate r.
     res: u64,
     clauses: Vec<CClause<'a>>,
+    /// Work units one evaluation of this statement costs (see [`EVAL_BUDGET`]).
+    cost: usize,
 }
 
-struct World<'s> {
-    accounts: Vec<String>,
-    /// Identities of each account.
-    idents: Vec<Vec<Ident>>,
+#[derive(Debug)]
+struct World<'a> {
+    /// Every string the probes carry.
+    text: Text,
+    accounts: Vec<Span>,
+    /// Identities of all accounts; account `a` owns `idents[ident_at[a]..ident_at[a + 1]]`.
+    idents: Vec<Ident>,
+    ident_at: Vec<u32>,
     orgs: Vec<Org>,
     nets: Vec<Net>,
-    services: Vec<String>,
-    src_arns: Vec<Vec<String>>,
-    region: String,
-    resource_account: String,
-    tags: Option<&'s BTreeMap<String, String>>,
-    resources: Vec<String>,
+    services: Vec<&'a str>,
+    /// Source ARNs of service probes; account `a` owns `src_arns[src_at[a]..src_at[a + 1]]`.
+    src_arns: Vec<Span>,
+    src_at: Vec<u32>,
+    region: &'a str,
+    resource_account: &'a str,
+    tags: Option<&'a BTreeMap<String, String>>,
+    resources: Vec<Cow<'a, str>>,
 }
 
-struct PCtx<'w, 's> {
-    w: &'w World<'s>,
+impl World<'_> {
+    fn s(&self, s: Span) -> &str {
+        self.text.get(s)
+    }
+
+    fn account(&self, a: u16) -> &str {
+        self.text.get(self.accounts[a as usize])
+    }
+
+    fn n_idents(&self, a: u16) -> u16 {
+        (self.ident_at[a as usize + 1] - self.ident_at[a as usize]) as u16
+    }
+
+    fn ident(&self, a: u16, i: u16) -> &Ident {
+        &self.idents[self.ident_at[a as usize] as usize + i as usize]
+    }
+
+    fn n_src_arns(&self, a: u16) -> u16 {
+        (self.src_at[a as usize + 1] - self.src_at[a as usize]) as u16
+    }
+
+    fn src_arn(&self, a: u16, k: u16) -> &str {
+        self.text
+            .get(self.src_arns[self.src_at[a as usize] as usize + k as usize])
+    }
+
+    fn org_id(&self, o: u16) -> &str {
+        self.text.get(self.orgs[o as usize].id)
+    }
+}
+
+struct PCtx<'w, 'a> {
+    w: &'w World<'a>,
     p: Probe,
 }
 
@@ -145,8 +237,8 @@ impl Context for PCtx<'_, '_> {
         let org = (p.org != NONE).then(|| &w.orgs[p.org as usize]);
         match key {
             Key::Free | Key::Username => ReqVal::Free,
-            Key::RequestedRegion => ReqVal::One(&w.region),
-            Key::ResourceAccount => ReqVal::One(&w.resource_account),
+            Key::RequestedRegion => ReqVal::One(w.region),
+            Key::ResourceAccount => ReqVal::One(w.resource_account),
             Key::ResourceTag => match w.tags {
                 None => ReqVal::TagUnknown,
                 Some(tags) => match tags.get(tag).or_else(|| {
@@ -159,33 +251,33 @@ impl Context for PCtx<'_, '_> {
                 },
             },
             Key::PrincipalIsAwsService => ReqVal::One(if p.service { "true" } else { "false" }),
-            Key::SourceIp => match &w.nets[p.net as usize].ip {
-                Some(ip) => ReqVal::One(ip),
+            Key::SourceIp => match w.nets[p.net as usize].ip {
+                Some(ip) => ReqVal::One(w.s(ip)),
                 None => ReqVal::Missing,
             },
             _ if p.service => match key {
-                Key::SourceAccount | Key::SourceOwner => {
-                    ReqVal::One(&w.accounts[p.account as usize])
-                }
-                Key::SourceArn => ReqVal::One(&w.src_arns[p.account as usize][p.src_arn as usize]),
-                Key::SourceOrgId => org.map_or(ReqVal::Missing, |o| ReqVal::One(&o.id)),
-                Key::SourceOrgPaths => org.map_or(ReqVal::Missing, |o| ReqVal::One(&o.path)),
+                Key::SourceAccount | Key::SourceOwner => ReqVal::One(w.account(p.account)),
+                Key::SourceArn => ReqVal::One(w.src_arn(p.account, p.src_arn)),
+                Key::SourceOrgId => org.map_or(ReqVal::Missing, |o| ReqVal::One(w.s(o.id))),
+                Key::SourceOrgPaths => org.map_or(ReqVal::Missing, |o| ReqVal::One(w.s(o.path))),
                 Key::PrincipalServiceName | Key::PrincipalServiceNamesList => {
-                    ReqVal::One(&w.services[p.svc as usize])
+                    ReqVal::One(w.services[p.svc as usize])
                 }
                 _ => ReqVal::Missing,
             },
             _ => {
-                let id = &w.idents[p.account as usize][p.ident as usize];
                 let net = &w.nets[p.net as usize];
+                let opt = |s: Option<Span>| s.map_or(ReqVal::Missing, |s| ReqVal::One(w.s(s)));
                 match key {
-                    Key::PrincipalAccount => ReqVal::One(&w.accounts[p.account as usize]),
-                    Key::PrincipalArn => ReqVal::One(&id.arn),
-                    Key::UserId => ReqVal::One(&id.userid),
-                    Key::PrincipalOrgId => org.map_or(ReqVal::Missing, |o| ReqVal::One(&o.id)),
-                    Key::PrincipalOrgPaths => org.map_or(ReqVal::Missing, |o| ReqVal::One(&o.path)),
-                    Key::SourceVpc => net.vpc.as_deref().map_or(ReqVal::Missing, ReqVal::One),
-                    Key::SourceVpce => net.vpce.as_deref().map_or(ReqVal::Missing, ReqVal::One),
+                    Key::PrincipalAccount => ReqVal::One(w.account(p.account)),
+                    Key::PrincipalArn => ReqVal::One(w.s(w.ident(p.account, p.ident).arn)),
+                    Key::UserId => ReqVal::One(w.s(w.ident(p.account, p.ident).userid)),
+                    Key::PrincipalOrgId => org.map_or(ReqVal::Missing, |o| ReqVal::One(w.s(o.id))),
+                    Key::PrincipalOrgPaths => {
+                        org.map_or(ReqVal::Missing, |o| ReqVal::One(w.s(o.path)))
+                    }
+                    Key::SourceVpc => opt(net.vpc),
+                    Key::SourceVpce => opt(net.vpce),
                     _ => ReqVal::Missing,
                 }
             }
@@ -198,8 +290,8 @@ impl Context for PCtx<'_, '_> {
 
     fn var(&self, key: Key, tag: &str) -> Option<&str> {
         if key == Key::Username && !self.p.service {
-            let id = &self.w.idents[self.p.account as usize][self.p.ident as usize];
-            return id.username.as_deref();
+            let id = self.w.ident(self.p.account, self.p.ident);
+            return id.username.map(|u| self.w.s(u));
         }
         match self.get(key, tag) {
             ReqVal::One(s) => Some(s),
@@ -208,25 +300,26 @@ impl Context for PCtx<'_, '_> {
     }
 }
 
-/// Literals collected from the policy, the raw material of the probes.
+/// Literals collected from the policy, the raw material of the probes (borrowed from the
+/// policy text wherever they are used as written).
 #[derive(Default)]
-struct Harvest {
-    acct_lits: Vec<String>,
-    acct_pats: Vec<String>,
-    principal_arn_pats: Vec<String>,
-    src_arn_pats: Vec<String>,
-    org_ids: Vec<String>,
-    org_pats: Vec<String>,
+struct Harvest<'a> {
+    acct_lits: Vec<&'a str>,
+    acct_pats: Vec<&'a str>,
+    principal_arn_pats: Vec<&'a str>,
+    src_arn_pats: Vec<&'a str>,
+    org_ids: Vec<Cow<'a, str>>,
+    org_pats: Vec<&'a str>,
     org_paths: Vec<(String, String)>,
-    userid_pats: Vec<String>,
+    userid_pats: Vec<&'a str>,
     cidrs: Vec<IpNet>,
-    vpces: Vec<String>,
-    vpce_pats: Vec<String>,
-    vpcs: Vec<String>,
-    vpc_pats: Vec<String>,
-    svc_names: Vec<String>,
-    svc_name_lits: Vec<String>,
-    specifics: Vec<(String, String)>,
+    vpces: Vec<Cow<'a, str>>,
+    vpce_pats: Vec<&'a str>,
+    vpcs: Vec<Cow<'a, str>>,
+    vpc_pats: Vec<&'a str>,
+    svc_names: Vec<&'a str>,
+    svc_name_lits: Vec<&'a str>,
+    specifics: Vec<(&'a str, &'a str)>,
     uses_network: bool,
     uses_org: bool,
     uses_src_org: bool,
@@ -249,16 +342,16 @@ const RAW_CAP: usize = 65_536;
 /// satisfies the clause; a few more leave room for Denies that name some of them.
 const PER_CLAUSE: usize = 8;
 
-fn push_unique(v: &mut Vec<String>, s: &str) {
+fn push_unique<T>(v: &mut Vec<T>, s: T) {
     if v.len() < RAW_CAP {
-        v.push(s.to_string());
+        v.push(s);
     }
 }
 
 /// Push if absent (small lists only).
-fn push_new(v: &mut Vec<String>, s: &str) {
-    if !v.iter().any(|x| x == s) {
-        v.push(s.to_string());
+fn push_new<'a>(v: &mut Vec<&'a str>, s: &'a str) {
+    if !v.contains(&s) {
+        v.push(s);
     }
 }
 
@@ -274,7 +367,7 @@ fn settle<T: Ord>(v: &mut Vec<T>, cap: usize) -> bool {
     }
 }
 
-fn digit_runs(s: &str, out: &mut Vec<String>) {
+fn digit_runs<'a>(s: &'a str, out: &mut Vec<&'a str>) {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -307,7 +400,7 @@ fn valid_org(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
-fn note_account_value(h: &mut Harvest, v: &str) {
+fn note_account_value<'a>(h: &mut Harvest<'a>, v: &'a str) {
     if glob::is_pattern(v) {
         if v.bytes()
             .all(|b| b.is_ascii_digit() || b == b'*' || b == b'?')
@@ -320,16 +413,18 @@ fn note_account_value(h: &mut Harvest, v: &str) {
     }
 }
 
-fn note_org_value(h: &mut Harvest, v: &str) {
+fn note_org_value<'a>(h: &mut Harvest<'a>, v: &'a str) {
     if glob::is_pattern(v) {
         if has_fixed_after(v, 2) {
             push_unique(&mut h.org_pats, v);
         }
-    } else {
+    } else if v.bytes().any(|b| b.is_ascii_uppercase()) {
         let l = v.to_ascii_lowercase();
         if valid_org(&l) {
-            push_unique(&mut h.org_ids, &l);
+            push_unique(&mut h.org_ids, Cow::Owned(l));
         }
+    } else if valid_org(v) {
+        push_unique(&mut h.org_ids, Cow::Borrowed(v));
     }
 }
 
@@ -352,35 +447,50 @@ fn instantiate_org(p: &str) -> Option<String> {
     valid_org(&out).then_some(out)
 }
 
-fn harvest(
-    policy: &Policy<'_>,
-    clauses: &[Vec<CClause<'_>>],
-    kinds: &[Vec<PrincipalKind>],
-) -> Harvest {
+/// A network id as a probe value: written as is, or a pattern instantiated.
+fn note_net_id<'a>(
+    ids: &mut Vec<Cow<'a, str>>,
+    pats: &mut Vec<&'a str>,
+    v: &'a str,
+    free_prefix: usize,
+) {
+    if glob::is_pattern(v) {
+        if has_fixed_after(v, free_prefix) {
+            push_unique(pats, v);
+            push_unique(ids, Cow::Owned(glob::instantiate(v, "x", 'x')));
+        }
+    } else {
+        push_unique(ids, Cow::Borrowed(v));
+    }
+}
+
+fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>]) -> Harvest<'a> {
     let mut h = Harvest::default();
-    for ((st, cls), kinds) in policy.statements.iter().zip(clauses).zip(kinds) {
+    for (st, cs) in policy.statements.iter().zip(stmts) {
         if st.not_principal {
             h.wildcard_principal = true;
         }
         match &st.principal {
             Principal::Star => h.wildcard_principal = true,
             Principal::Map(items) => {
-                for ((_, s), kind) in items.iter().zip(kinds) {
+                for ((_, s), item) in items.iter().zip(&cs.items) {
                     if s.len() <= MAX_HARVEST_LEN {
                         digit_runs(s, &mut h.acct_lits);
                     }
-                    match kind {
-                        PrincipalKind::Everyone { .. } => h.wildcard_principal = true,
-                        PrincipalKind::Service { name } => push_unique(&mut h.svc_names, name),
-                        PrincipalKind::Specific { account, arn } if h.specifics.len() < RAW_CAP => {
-                            h.specifics.push((account.clone(), arn.clone()));
+                    match *item {
+                        PItem::Everyone(_) => h.wildcard_principal = true,
+                        PItem::Service(name) => push_unique(&mut h.svc_names, name),
+                        PItem::Specific(_, arn) => {
+                            if let Some(parts) = principal::arn_parts(arn) {
+                                push_unique(&mut h.specifics, (parts[4], arn));
+                            }
                         }
                         _ => {}
                     }
                 }
             }
         }
-        for c in cls {
+        for c in &cs.clauses {
             match c.key {
                 Key::SourceIp | Key::SourceVpc | Key::SourceVpce => h.uses_network = true,
                 Key::PrincipalOrgId | Key::PrincipalOrgPaths => h.uses_org = true,
@@ -389,7 +499,9 @@ fn harvest(
                 Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
                 _ => {}
             }
-            for (vi, v) in c.raw.iter().enumerate() {
+            let raw: &'a [Cow<'a, str>] = c.raw;
+            for (vi, v) in raw.iter().enumerate() {
+                let v: &'a str = v;
                 if v.len() > MAX_HARVEST_LEN {
                     continue;
                 }
@@ -427,9 +539,7 @@ fn harvest(
                             if !path.ends_with('/') {
                                 path.push('/');
                             }
-                            if h.org_paths.len() < RAW_CAP {
-                                h.org_paths.push((org, path));
-                            }
+                            push_unique(&mut h.org_paths, (org, path));
                         }
                     }
                     Key::UserId => push_unique(&mut h.userid_pats, v),
@@ -439,31 +549,13 @@ fn harvest(
                             .ok()
                             .or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from))
                         {
-                            if h.cidrs.len() < RAW_CAP {
-                                h.cidrs.push(n);
-                            }
+                            push_unique(&mut h.cidrs, n);
                         }
                     }
                     Key::SourceVpce if represent => {
-                        if glob::is_pattern(v) {
-                            if has_fixed_after(v, 5) {
-                                push_unique(&mut h.vpce_pats, v);
-                                push_unique(&mut h.vpces, &glob::instantiate(v, "x", 'x'));
-                            }
-                        } else {
-                            push_unique(&mut h.vpces, v);
-                        }
+                        note_net_id(&mut h.vpces, &mut h.vpce_pats, v, 5)
                     }
-                    Key::SourceVpc if represent => {
-                        if glob::is_pattern(v) {
-                            if has_fixed_after(v, 4) {
-                                push_unique(&mut h.vpc_pats, v);
-                                push_unique(&mut h.vpcs, &glob::instantiate(v, "x", 'x'));
-                            }
-                        } else {
-                            push_unique(&mut h.vpcs, v);
-                        }
-                    }
+                    Key::SourceVpc if represent => note_net_id(&mut h.vpcs, &mut h.vpc_pats, v, 4),
                     Key::PrincipalServiceName | Key::PrincipalServiceNamesList
                         if !glob::is_pattern(v) =>
                     {
@@ -497,9 +589,14 @@ fn harvest(
 
 /// First candidate equal to no literal and matched by no pattern that pins a character
 /// beyond `free_prefix` (an outsider cannot pick such a value).
-fn pick_fresh(cands: &[&str], lits: &[String], pats: &[String], free_prefix: usize) -> String {
+fn pick_fresh<L: AsRef<str>>(
+    cands: &[&'static str],
+    lits: &[L],
+    pats: &[&str],
+    free_prefix: usize,
+) -> &'static str {
     for c in cands {
-        if lits.iter().any(|l| l.eq_ignore_ascii_case(c)) {
+        if lits.iter().any(|l| l.as_ref().eq_ignore_ascii_case(c)) {
             continue;
         }
         if pats
@@ -508,11 +605,10 @@ fn pick_fresh(cands: &[&str], lits: &[String], pats: &[String], free_prefix: usi
         {
             continue;
         }
-        return (*c).to_string();
+        return c;
     }
-    cands[cands.len() - 1].to_string()
+    cands[cands.len() - 1]
 }
-
 const FRESH_ACCOUNTS: [&str; 8] = [
     "987654321098",
     "468013579246",
@@ -604,11 +700,11 @@ fn partition_of(region: &str) -> &'static str {
 }
 
 /// The evaluation of one policy: compiled statements, probe world and results.
-pub(crate) struct Evaluation<'p, 's> {
-    policy: &'p Policy<'p>,
+pub(crate) struct Evaluation<'a> {
+    policy: &'a Policy<'a>,
     names: ActionNames,
-    stmts: Vec<CStmt<'p>>,
-    world: World<'s>,
+    stmts: Vec<CStmt<'a>>,
+    world: World<'a>,
     counted: u64,
     /// Number of public-class network kinds; the rest are policy networks.
     pub_nets: usize,
@@ -618,6 +714,8 @@ pub(crate) struct Evaluation<'p, 's> {
     overflow: bool,
     /// Indices of the Deny statements (explanations visit them per grant).
     denies: Vec<usize>,
+    /// Account indices sorted by account id, for lookups by id.
+    acct_order: Vec<u16>,
 }
 
 struct GrantAcc {
@@ -638,8 +736,184 @@ pub(crate) fn evaluate(
     ev.run()
 }
 
-impl<'p, 's> Evaluation<'p, 's> {
-    fn build(policy: &'p Policy<'p>, subject: &Subject<'s>, trust: &'p Trust) -> Self {
+/// Resource candidates for the subject: the repository, or for a registry one ARN standing
+/// for any repository plus one per repository pattern the policy names.
+fn resource_candidates<'a>(
+    policy: &'a Policy<'a>,
+    subject: &Subject<'a>,
+) -> (&'a str, Option<&'a str>, Vec<Cow<'a, str>>) {
+    match *subject {
+        Subject::Repository { arn, .. } => {
+            let parts = principal::arn_parts(arn);
+            let region = parts.map_or("", |p| p[3]);
+            let acct = parts.map(|p| p[4]).filter(|a| !a.is_empty());
+            (region, acct, vec![Cow::Borrowed(arn)])
+        }
+        Subject::Registry {
+            account_id, region, ..
+        } => {
+            let prefix = format!(
+                "arn:{}:ecr:{region}:{account_id}:repository/",
+                partition_of(region)
+            );
+            let mut res: Vec<Cow<'a, str>> =
+                vec![Cow::Owned(format!("{prefix}probe-any-repository"))];
+            'outer: for st in &policy.statements {
+                if let Some((_, pats)) = &st.resources {
+                    for p in pats {
+                        if res.len() >= MAX_RESOURCES {
+                            break 'outer;
+                        }
+                        if p.len() > MAX_HARVEST_LEN {
+                            continue;
+                        }
+                        let inst = glob::instantiate(p, "x", 'x');
+                        if inst.len() > prefix.len()
+                            && inst.starts_with(&prefix)
+                            && !res.iter().any(|r| **r == *inst)
+                        {
+                            res.push(Cow::Owned(inst));
+                        }
+                    }
+                }
+            }
+            (region, Some(account_id), res)
+        }
+    }
+}
+
+/// The identities an outsider account can call as: its root, the principals the policy names
+/// in it, and (when the policy looks at identity keys) a role session and a user whose names
+/// it picks, plus instances of the policy's principal ARN patterns.
+struct IdentityPlan<'h, 'a> {
+    h: &'h Harvest<'a>,
+    role_id: &'static str,
+    user_id: &'static str,
+    /// PrincipalArn patterns with a fixed account (sorted by it) and with a pattern account.
+    arn_pats_fixed: Vec<[&'a str; 6]>,
+    arn_pats_any: Vec<[&'a str; 6]>,
+    sessions: Vec<String>,
+}
+
+impl IdentityPlan<'_, '_> {
+    /// Keeps `id` unless the account has enough identities or an equal one; otherwise
+    /// rolls the text back to `mark`, where `id`'s strings begin.
+    fn add(&self, text: &mut Text, out: &mut Vec<Ident>, first: usize, mark: u32, id: Ident) {
+        let n = out.len() - first;
+        let dup = out[first..].iter().any(|x| {
+            text.get(x.arn) == text.get(id.arn) && text.get(x.userid) == text.get(id.userid)
+        });
+        if n < MAX_IDENTS_PER_ACCOUNT && !dup {
+            out.push(id);
+        } else {
+            text.rollback(mark);
+        }
+    }
+
+    fn push_for(&self, text: &mut Text, out: &mut Vec<Ident>, acct: Span) {
+        let first = out.len();
+        let buf = account_bytes(text, acct);
+        let a = std::str::from_utf8(&buf).unwrap_or("");
+        let arn = text.put(&["arn:aws:iam::", a, ":root"]);
+        out.push(Ident {
+            arn,
+            sts: None,
+            userid: acct,
+            username: None,
+        });
+        let h = self.h;
+        let lo = h.specifics.partition_point(|(x, _)| *x < a);
+        let hi = h.specifics.partition_point(|(x, _)| *x <= a);
+        for &(_, arn) in &h.specifics[lo..hi] {
+            if out.len() - first >= MAX_IDENTS_PER_ACCOUNT {
+                break;
+            }
+            let mark = text.mark();
+            let id = ident_for_arn(text, arn, self.role_id, self.user_id);
+            self.add(text, out, first, mark, id);
+        }
+        if !h.uses_identity {
+            return;
+        }
+        let mark = text.mark();
+        let role_arn = text.put(&["arn:aws:iam::", a, ":role/x"]);
+        let sts = text.put(&["arn:aws:sts::", a, ":assumed-role/x/x"]);
+        let userid = text.put(&[self.role_id, ":x"]);
+        self.add(
+            text,
+            out,
+            first,
+            mark,
+            Ident {
+                arn: role_arn,
+                sts: Some(sts),
+                userid,
+                username: None,
+            },
+        );
+        let mark = text.mark();
+        let user_arn = text.put(&["arn:aws:iam::", a, ":user/x"]);
+        let userid = text.put(&[self.user_id]);
+        let username = text.put(&["x"]);
+        self.add(
+            text,
+            out,
+            first,
+            mark,
+            Ident {
+                arn: user_arn,
+                sts: None,
+                userid,
+                username: Some(username),
+            },
+        );
+        let lo = self.arn_pats_fixed.partition_point(|p| p[4] < a);
+        let hi = self.arn_pats_fixed.partition_point(|p| p[4] <= a);
+        for parts in self.arn_pats_fixed[lo..hi].iter().chain(&self.arn_pats_any) {
+            if out.len() - first >= MAX_IDENTS_PER_ACCOUNT {
+                break;
+            }
+            if !glob::matches(parts[4].as_bytes(), a.as_bytes()) {
+                continue;
+            }
+            let arn = glob::instantiate(
+                &format!(
+                    "{}:{}:{}:{}:{a}:{}",
+                    parts[0], parts[1], parts[2], parts[3], parts[5]
+                ),
+                "x",
+                'x',
+            );
+            let mark = text.mark();
+            let id = ident_for_arn(text, &arn, self.role_id, self.user_id);
+            self.add(text, out, first, mark, id);
+        }
+        for s in &self.sessions {
+            if out.len() - first >= MAX_IDENTS_PER_ACCOUNT {
+                break;
+            }
+            let mark = text.mark();
+            let arn = text.put(&["arn:aws:iam::", a, ":role/x"]);
+            let sts = text.put(&["arn:aws:sts::", a, ":assumed-role/x/", s]);
+            let userid = text.put(&[self.role_id, ":", s]);
+            self.add(
+                text,
+                out,
+                first,
+                mark,
+                Ident {
+                    arn,
+                    sts: Some(sts),
+                    userid,
+                    username: None,
+                },
+            );
+        }
+    }
+}
+
+impl<'a> Evaluation<'a> {
+    fn build(policy: &'a Policy<'a>, subject: &Subject<'a>, trust: &'a Trust) -> Self {
         // Actions.
         let mut names = ActionNames::default();
         for st in &policy.statements {
@@ -659,84 +933,128 @@ impl<'p, 's> Evaluation<'p, 's> {
                 ..
             } => (actions::v1_mask(), Some(RegistryScope::V1)),
         };
-        let clauses: Vec<Vec<CClause<'p>>> = policy
-            .statements
-            .iter()
-            .map(|st| {
-                st.conditions
-                    .iter()
-                    .map(|c| CClause::compile(c, policy.version))
-                    .collect()
-            })
-            .collect();
-        let kinds: Vec<Vec<PrincipalKind>> = policy
-            .statements
-            .iter()
-            .map(|st| match &st.principal {
-                Principal::Star => Vec::new(),
-                Principal::Map(m) => m.iter().map(|(t, s)| principal::classify(*t, s)).collect(),
-            })
-            .collect();
-        let h = harvest(policy, &clauses, &kinds);
-        let mut overflow = h.overflow;
-
-        // Resource candidates.
-        let (region, resource_account, tags, resources) = match subject {
-            Subject::Repository { arn, tags } => {
-                let parts = principal::arn_parts(arn);
-                let region = parts.map(|p| p[3].to_string()).unwrap_or_default();
-                let acct = parts
-                    .map(|p| p[4].to_string())
-                    .filter(|a| !a.is_empty())
-                    .unwrap_or_else(|| trust.owner_account.clone());
-                (region, acct, *tags, vec![(*arn).to_string()])
-            }
-            Subject::Registry {
-                account_id, region, ..
-            } => {
-                let prefix = format!(
-                    "arn:{}:ecr:{region}:{account_id}:repository/",
-                    partition_of(region)
-                );
-                let mut res = vec![format!("{prefix}probe-any-repository")];
-                'outer: for st in &policy.statements {
-                    if let Some((_, pats)) = &st.resources {
-                        for p in pats {
-                            if res.len() >= MAX_RESOURCES {
-                                break 'outer;
-                            }
-                            if p.len() > MAX_HARVEST_LEN {
-                                continue;
-                            }
-                            let inst = glob::instantiate(p, "x", 'x');
-                            if inst.len() > prefix.len() && inst.starts_with(&prefix) {
-                                push_new(&mut res, &inst);
-                            }
-                        }
-                    }
-                }
-                (region.to_string(), account_id.to_string(), None, res)
-            }
+        let (region, resource_account, resources) = resource_candidates(policy, subject);
+        let resource_account = resource_account.unwrap_or(trust.owner_account.as_str());
+        let tags = match *subject {
+            Subject::Repository { tags, .. } => tags,
+            Subject::Registry { .. } => None,
         };
 
+        // Statements, with principal account indices filled in once the accounts are known.
+        // Wildcard action patterns repeat across statements: their masks are cached.
+        let mut mask_cache: Vec<(&str, u64)> = Vec::new();
+        let mut mask_map: HashMap<&str, u64> = HashMap::new();
+        let mut stmts: Vec<CStmt<'a>> = Vec::with_capacity(policy.statements.len());
+        for st in &policy.statements {
+            let items: Vec<PItem<'a>> = match &st.principal {
+                Principal::Star => vec![PItem::Everyone(
+                    "principal \"*\" is every authenticated AWS principal in every account",
+                )],
+                Principal::Map(m) => m
+                    .iter()
+                    .map(|(t, s)| match principal::classify(*t, s) {
+                        PrincipalKind::Everyone { why } => PItem::Everyone(why),
+                        PrincipalKind::Account { account } => PItem::Account(NONE, account),
+                        PrincipalKind::Specific { arn, .. } => PItem::Specific(NONE, arn),
+                        PrincipalKind::Service { name } => PItem::Service(name),
+                        PrincipalKind::Nobody { why } => PItem::Nobody(why),
+                    })
+                    .collect(),
+            };
+            let clauses: Vec<CClause<'a>> = st
+                .conditions
+                .iter()
+                .map(|c| CClause::compile(c, policy.version))
+                .collect();
+            let mut mask = 0u64;
+            for a in &st.actions {
+                let a: &'a str = a;
+                mask |= if a.len() > 1 && glob::is_pattern(a) {
+                    let cached = if mask_cache.len() < 16 {
+                        mask_cache.iter().find(|(p, _)| *p == a).map(|(_, m)| *m)
+                    } else {
+                        mask_map.get(a).copied()
+                    };
+                    match cached {
+                        Some(m) => m,
+                        None => {
+                            let m = names.mask_of(a);
+                            if mask_cache.len() < 16 {
+                                mask_cache.push((a, m));
+                                if mask_cache.len() == 16 {
+                                    mask_map.extend(mask_cache.iter().copied());
+                                }
+                            } else {
+                                mask_map.insert(a, m);
+                            }
+                            m
+                        }
+                    }
+                } else {
+                    names.mask_of(a)
+                };
+            }
+            if st.not_action {
+                mask = !mask & universe;
+            }
+            let mut res = 0u64;
+            for (r, arn) in resources.iter().enumerate() {
+                let applies = match &st.resources {
+                    None => true,
+                    Some((not, pats)) => {
+                        let m = pats
+                            .iter()
+                            .any(|p| glob::matches(p.as_bytes(), arn.as_bytes()));
+                        m != *not
+                    }
+                };
+                if applies {
+                    res |= 1 << r;
+                }
+            }
+            let cost = 1 + clauses.iter().map(|c| c.vals.len()).sum::<usize>();
+            stmts.push(CStmt {
+                allow: st.allow,
+                not_principal: st.not_principal,
+                items,
+                whole: Vec::new(),
+                others: Vec::new(),
+                mask,
+                res,
+                clauses,
+                cost,
+            });
+        }
+        let h = harvest(policy, &stmts);
+        let mut overflow = h.overflow;
+        let mut text = Text(String::with_capacity(256));
+
         // Accounts: the fresh outsider first, then named untrusted ones.
-        let mut accounts = Vec::new();
-        let mut taken = h.acct_lits.clone();
-        taken.push(trust.owner_account.clone());
-        taken.extend(trust.trusted_accounts.iter().cloned());
-        let fresh = pick_fresh(&FRESH_ACCOUNTS, &taken, &h.acct_pats, 0);
-        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-        seen.insert(fresh.clone());
-        accounts.push(fresh);
         let is_trusted = |a: &str| is_trusted_account(trust, a);
-        for a in &h.acct_lits {
+        let fresh = FRESH_ACCOUNTS
+            .iter()
+            .copied()
+            .find(|c| {
+                !is_trusted(c)
+                    && h.acct_lits.binary_search(c).is_err()
+                    && !h
+                        .acct_pats
+                        .iter()
+                        .any(|p| has_fixed_after(p, 0) && glob::matches(p.as_bytes(), c.as_bytes()))
+            })
+            .unwrap_or(FRESH_ACCOUNTS[FRESH_ACCOUNTS.len() - 1]);
+        let mut accounts: Vec<Span> = Vec::with_capacity(1 + h.acct_lits.len());
+        accounts.push(text.put(&[fresh]));
+        for &a in &h.acct_lits {
             if accounts.len() >= MAX_ACCOUNTS {
                 break;
             }
-            if !is_trusted(a) && seen.insert(a.clone()) {
-                accounts.push(a.clone());
+            // Sorted and deduplicated by the harvest.
+            if !is_trusted(a) && a != fresh {
+                accounts.push(text.put(&[a]));
             }
         }
+        let named = accounts.len();
         for p in &h.acct_pats {
             if accounts.len() >= MAX_ACCOUNTS {
                 break;
@@ -756,8 +1074,11 @@ impl<'p, 's> Evaluation<'p, 's> {
                     && glob::matches(p.as_bytes(), inst.as_bytes())
                     && !is_trusted(&inst)
                 {
-                    if seen.insert(inst.clone()) {
-                        accounts.push(inst);
+                    let seen = inst == fresh
+                        || h.acct_lits.binary_search(&inst.as_str()).is_ok()
+                        || accounts[named..].iter().any(|s| text.get(*s) == inst);
+                    if !seen {
+                        accounts.push(text.put(&[&inst]));
                     }
                     break;
                 }
@@ -765,24 +1086,25 @@ impl<'p, 's> Evaluation<'p, 's> {
         }
 
         // Identities per account.
-        let role_id = pick_fresh(&FRESH_ROLE_IDS, &[], &uid_parts(&h.userid_pats), 4);
-        let user_id = pick_fresh(&FRESH_USER_IDS, &[], &uid_parts(&h.userid_pats), 4);
-        let mut specifics_by: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (acct, arn) in &h.specifics {
-            specifics_by.entry(acct.as_str()).or_default().push(arn);
-        }
-        // PrincipalArn patterns: by fixed account, or tried against every account.
-        let mut arn_pats_by: HashMap<&str, Vec<[&str; 6]>> = HashMap::new();
+        let uid_pats: Vec<&str> = h
+            .userid_pats
+            .iter()
+            .map(|p| p.split(':').next().unwrap_or(""))
+            .collect();
+        let role_id = pick_fresh::<&str>(&FRESH_ROLE_IDS, &[], &uid_pats, 4);
+        let user_id = pick_fresh::<&str>(&FRESH_USER_IDS, &[], &uid_pats, 4);
+        let mut arn_pats_fixed: Vec<[&str; 6]> = Vec::new();
         let mut arn_pats_any: Vec<[&str; 6]> = Vec::new();
         for p in &h.principal_arn_pats {
             if let Some(parts) = principal::arn_parts(p) {
                 if glob::is_pattern(parts[4]) {
                     arn_pats_any.push(parts);
                 } else {
-                    arn_pats_by.entry(parts[4]).or_default().push(parts);
+                    arn_pats_fixed.push(parts);
                 }
             }
         }
+        arn_pats_fixed.sort_by_key(|p| p[4]);
         let sessions: Vec<String> = {
             let mut v: Vec<String> = h
                 .userid_pats
@@ -796,131 +1118,73 @@ impl<'p, 's> Evaluation<'p, 's> {
             v.truncate(MAX_IDENTS_PER_ACCOUNT);
             v
         };
+        let plan = IdentityPlan {
+            h: &h,
+            role_id,
+            user_id,
+            arn_pats_fixed,
+            arn_pats_any,
+            sessions,
+        };
         let mut idents = Vec::with_capacity(accounts.len());
-        for a in &accounts {
-            let mut ids = vec![Ident {
-                arn: format!("arn:aws:iam::{a}:root"),
-                sts: None,
-                userid: a.clone(),
-                username: None,
-            }];
-            let add = |ids: &mut Vec<Ident>, id: Ident| {
-                if ids.len() < MAX_IDENTS_PER_ACCOUNT
-                    && !ids.iter().any(|x| x.arn == id.arn && x.userid == id.userid)
-                {
-                    ids.push(id);
-                }
-            };
-            for arn in specifics_by.get(a.as_str()).into_iter().flatten() {
-                add(&mut ids, ident_for_arn(arn, &role_id, &user_id));
-            }
-            if h.uses_identity {
-                add(
-                    &mut ids,
-                    Ident {
-                        arn: format!("arn:aws:iam::{a}:role/x"),
-                        sts: Some(format!("arn:aws:sts::{a}:assumed-role/x/x")),
-                        userid: format!("{role_id}:x"),
-                        username: None,
-                    },
-                );
-                add(
-                    &mut ids,
-                    Ident {
-                        arn: format!("arn:aws:iam::{a}:user/x"),
-                        sts: None,
-                        userid: user_id.clone(),
-                        username: Some("x".into()),
-                    },
-                );
-                let fixed = arn_pats_by.get(a.as_str()).into_iter().flatten();
-                for parts in fixed.chain(arn_pats_any.iter()) {
-                    if ids.len() >= MAX_IDENTS_PER_ACCOUNT {
-                        break;
-                    }
-                    if !glob::matches(parts[4].as_bytes(), a.as_bytes()) {
-                        continue;
-                    }
-                    let arn = glob::instantiate(
-                        &format!(
-                            "{}:{}:{}:{}:{a}:{}",
-                            parts[0], parts[1], parts[2], parts[3], parts[5]
-                        ),
-                        "x",
-                        'x',
-                    );
-                    add(&mut ids, ident_for_arn(&arn, &role_id, &user_id));
-                }
-                for s in &sessions {
-                    add(
-                        &mut ids,
-                        Ident {
-                            arn: format!("arn:aws:iam::{a}:role/x"),
-                            sts: Some(format!("arn:aws:sts::{a}:assumed-role/x/{s}")),
-                            userid: format!("{role_id}:{s}"),
-                            username: None,
-                        },
-                    );
-                }
-            }
-            idents.push(ids);
+        let mut ident_at = Vec::with_capacity(accounts.len() + 1);
+        for &a in &accounts {
+            ident_at.push(idents.len() as u32);
+            plan.push_for(&mut text, &mut idents, a);
         }
+        ident_at.push(idents.len() as u32);
 
         // Organizations: [0] is the outsider's own.
-        let mut orgs = Vec::new();
+        let mut orgs: Vec<Org> = Vec::new();
         let own = pick_fresh(&FRESH_ORGS, &h.org_ids, &h.org_pats, 2);
+        let own_id = text.put(&[own]);
         orgs.push(Org {
-            path: format!("{own}/r-q7zk/ou-q7zk-probe000/"),
-            id: own,
+            id: own_id,
+            path: text.put(&[own, "/r-q7zk/ou-q7zk-probe000/"]),
         });
+        let add_org = |text: &mut Text, orgs: &mut Vec<Org>, o: &str, path: Option<&str>| {
+            if orgs.len() >= MAX_ORGS || trust.trusted_orgs.contains(o) {
+                return;
+            }
+            let dup = match path {
+                None => orgs.iter().any(|x| text.get(x.id) == o),
+                Some(p) => orgs.iter().any(|x| text.get(x.path) == p),
+            };
+            if !dup {
+                let id = text.put(&[o]);
+                let path = match path {
+                    Some(p) => text.put(&[p]),
+                    None => text.put(&[o, "/r-q7zk/ou-q7zk-probe000/"]),
+                };
+                orgs.push(Org { id, path });
+            }
+        };
         for o in &h.org_ids {
-            if orgs.len() >= MAX_ORGS {
-                break;
-            }
-            if !trust.trusted_orgs.contains(o) && !orgs.iter().any(|x| x.id == *o) {
-                orgs.push(Org {
-                    id: o.clone(),
-                    path: format!("{o}/r-q7zk/ou-q7zk-probe000/"),
-                });
-            }
+            add_org(&mut text, &mut orgs, o, None);
         }
         for p in &h.org_pats {
-            if orgs.len() >= MAX_ORGS {
-                break;
-            }
             if let Some(o) = instantiate_org(p) {
-                if !trust.trusted_orgs.contains(&o) && !orgs.iter().any(|x| x.id == o) {
-                    orgs.push(Org {
-                        path: format!("{o}/r-q7zk/ou-q7zk-probe000/"),
-                        id: o,
-                    });
-                }
+                add_org(&mut text, &mut orgs, &o, None);
             }
         }
         for (o, path) in &h.org_paths {
-            if orgs.len() >= MAX_ORGS {
-                break;
-            }
-            if !trust.trusted_orgs.contains(o) && !orgs.iter().any(|x| x.path == *path) {
-                orgs.push(Org {
-                    id: o.clone(),
-                    path: path.clone(),
-                });
-            }
+            add_org(&mut text, &mut orgs, o, Some(path));
         }
 
         // Networks: [0] a generic public IPv4 address; public kinds first.
         let in_any = |ip: &str| {
-            ip.parse::<IpAddr>()
-                .map(|a| h.cidrs.iter().any(|n| n.contains(&a)))
-                .unwrap_or(false)
+            !h.cidrs.is_empty()
+                && ip
+                    .parse::<IpAddr>()
+                    .map(|a| h.cidrs.iter().any(|n| n.contains(&a)))
+                    .unwrap_or(false)
         };
         let generic4 = GENERIC_V4
             .iter()
             .find(|ip| !in_any(ip))
             .unwrap_or(&GENERIC_V4[0]);
         let mut nets = vec![Net {
-            ip: Some((*generic4).to_string()),
+            ip: Some(text.put(&[generic4])),
             ..Net::default()
         }];
         let mut pol_nets = Vec::new();
@@ -931,7 +1195,7 @@ impl<'p, 's> Evaluation<'p, 's> {
                     .find(|ip| !in_any(ip))
                     .unwrap_or(&GENERIC_V6[0]);
                 nets.push(Net {
-                    ip: Some((*generic6).to_string()),
+                    ip: Some(text.put(&[generic6])),
                     ..Net::default()
                 });
             }
@@ -941,9 +1205,9 @@ impl<'p, 's> Evaluation<'p, 's> {
                     break;
                 }
                 if let Some(ip) = inside_wide(w, &narrow) {
-                    if !nets.iter().any(|n| n.ip.as_deref() == Some(&ip)) {
+                    if !nets.iter().any(|n| n.ip.is_some_and(|s| text.get(s) == ip)) {
                         nets.push(Net {
-                            ip: Some(ip),
+                            ip: Some(text.put(&[&ip])),
                             ..Net::default()
                         });
                     }
@@ -963,8 +1227,8 @@ impl<'p, 's> Evaluation<'p, 's> {
             );
             nets.push(Net {
                 ip: None,
-                vpce: Some(own_vpce.clone()),
-                vpc: Some(own_vpc.clone()),
+                vpce: Some(text.put(&[own_vpce])),
+                vpc: Some(text.put(&[own_vpc])),
                 addr: None,
             });
             for n in &narrow {
@@ -972,17 +1236,15 @@ impl<'p, 's> Evaluation<'p, 's> {
                     break;
                 }
                 pol_nets.push(Net {
-                    ip: Some(n.network().to_string()),
+                    ip: Some(text.put(&[&n.network().to_string()])),
                     ..Net::default()
                 });
             }
-            let mut vpces = h.vpces.clone();
-            vpces.push(own_vpce.clone());
-            let mut vpcs = h.vpcs.clone();
-            vpcs.push(own_vpc.clone());
-            'v: for e in &vpces {
-                for c in &vpcs {
-                    if *e == own_vpce && *c == own_vpc {
+            let vpces = h.vpces.iter().map(|v| &**v).chain([own_vpce]);
+            'v: for e in vpces {
+                let vpcs = h.vpcs.iter().map(|v| &**v).chain([own_vpc]);
+                for c in vpcs {
+                    if e == own_vpce && c == own_vpc {
                         continue;
                     }
                     if pol_nets.len() >= MAX_NETS {
@@ -990,8 +1252,8 @@ impl<'p, 's> Evaluation<'p, 's> {
                     }
                     pol_nets.push(Net {
                         ip: None,
-                        vpce: Some(e.clone()),
-                        vpc: Some(c.clone()),
+                        vpce: Some(text.put(&[e])),
+                        vpc: Some(text.put(&[c])),
                         addr: None,
                     });
                 }
@@ -1000,167 +1262,110 @@ impl<'p, 's> Evaluation<'p, 's> {
         let pub_nets = nets.len();
         nets.extend(pol_nets);
         for n in &mut nets {
-            n.addr = n.ip.as_deref().and_then(|ip| ip.parse().ok());
+            n.addr = n.ip.and_then(|ip| text.get(ip).parse().ok());
         }
 
         // Services.
-        let mut services: Vec<String> = Vec::new();
-        for s in &h.svc_names {
+        let mut services: Vec<&'a str> = Vec::new();
+        for &s in &h.svc_names {
             if services.len() < MAX_SERVICES {
                 push_new(&mut services, s);
             }
         }
         if h.wildcard_principal {
             push_new(&mut services, "*");
-            for s in &h.svc_name_lits {
+            for &s in &h.svc_name_lits {
                 if services.len() < MAX_SERVICES {
                     push_new(&mut services, s);
                 }
             }
         }
-        let src_arns: Vec<Vec<String>> = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                if i > 0 && !h.uses_source {
-                    return Vec::new();
+        let mut src_arns: Vec<Span> = Vec::new();
+        let mut src_at: Vec<u32> = Vec::with_capacity(accounts.len() + 1);
+        let src_region = if region.is_empty() {
+            "us-east-1"
+        } else {
+            region
+        };
+        for (i, &acct) in accounts.iter().enumerate() {
+            src_at.push(src_arns.len() as u32);
+            if i > 0 && !h.uses_source {
+                continue;
+            }
+            let buf = account_bytes(&text, acct);
+            let a = std::str::from_utf8(&buf).unwrap_or("");
+            let first = src_arns.len();
+            src_arns.push(text.put(&["arn:aws:service:", src_region, ":", a, ":resource/x"]));
+            for p in &h.src_arn_pats {
+                if src_arns.len() - first >= MAX_SRC_ARNS {
+                    break;
                 }
-                let mut v = vec![format!(
-                    "arn:aws:service:{}:{a}:resource/x",
-                    if region.is_empty() {
-                        "us-east-1"
-                    } else {
-                        &region
-                    }
-                )];
-                for p in &h.src_arn_pats {
-                    if v.len() >= MAX_SRC_ARNS {
-                        break;
-                    }
-                    if let Some(parts) = principal::arn_parts(p) {
-                        let s = glob::instantiate(
-                            &format!(
-                                "{}:{}:{}:{}:{a}:{}",
-                                parts[0], parts[1], parts[2], parts[3], parts[5]
-                            ),
-                            "x",
-                            'x',
-                        );
-                        push_new(&mut v, &s);
+                if let Some(parts) = principal::arn_parts(p) {
+                    let s = glob::instantiate(
+                        &format!(
+                            "{}:{}:{}:{}:{a}:{}",
+                            parts[0], parts[1], parts[2], parts[3], parts[5]
+                        ),
+                        "x",
+                        'x',
+                    );
+                    if !src_arns[first..].iter().any(|x| text.get(*x) == s) {
+                        src_arns.push(text.put(&[&s]));
                     }
                 }
-                v
-            })
-            .collect();
+            }
+        }
+        src_at.push(src_arns.len() as u32);
 
         overflow |= accounts.len() >= MAX_ACCOUNTS;
         let world = World {
+            text,
             accounts,
             idents,
+            ident_at,
             orgs,
             nets,
             services,
             src_arns,
+            src_at,
             region,
             resource_account,
             tags,
             resources,
         };
 
-        // Statements.
-        let acct_map: HashMap<&str, u16> = world
-            .accounts
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.as_str(), i as u16))
-            .collect();
-        let acct_index = |a: &str| -> u16 { acct_map.get(a).copied().unwrap_or(NONE) };
-        let mut mask_cache: HashMap<String, u64> = HashMap::new();
-        let stmts: Vec<CStmt<'p>> = policy
-            .statements
-            .iter()
-            .zip(clauses)
-            .zip(kinds)
-            .map(|((st, clauses), kinds)| {
-                let items = match &st.principal {
-                    Principal::Star => vec![PItem::Everyone(
-                        "principal \"*\" is every authenticated AWS principal in every account",
-                    )],
-                    Principal::Map(_) => kinds
-                        .into_iter()
-                        .map(|kind| match kind {
-                            PrincipalKind::Everyone { why } => PItem::Everyone(why),
-                            PrincipalKind::Account { account } => {
-                                PItem::Account(acct_index(&account), account)
-                            }
-                            PrincipalKind::Specific { account, arn } => {
-                                PItem::Specific(acct_index(&account), arn)
-                            }
-                            PrincipalKind::Service { name } => PItem::Service(name),
-                            PrincipalKind::Nobody { why } => PItem::Nobody(why),
-                        })
-                        .collect(),
-                };
-                let mut mask = 0u64;
-                for a in &st.actions {
-                    mask |= if a.len() > 1 && glob::is_pattern(a) {
-                        match mask_cache.get(&**a) {
-                            Some(m) => *m,
-                            None => {
-                                let m = names.mask_of(a);
-                                mask_cache.insert(a.to_string(), m);
-                                m
-                            }
-                        }
-                    } else {
-                        names.mask_of(a)
-                    };
-                }
-                if st.not_action {
-                    mask = !mask & universe;
-                }
-                let mut res = 0u64;
-                for (r, arn) in world.resources.iter().enumerate() {
-                    let applies = match &st.resources {
-                        None => true,
-                        Some((not, pats)) => {
-                            let m = pats
-                                .iter()
-                                .any(|p| glob::matches(p.as_bytes(), arn.as_bytes()));
-                            m != *not
-                        }
-                    };
-                    if applies {
-                        res |= 1 << r;
+        // Principal account indices.
+        let mut acct_order: Vec<u16> = (0..world.accounts.len() as u16).collect();
+        acct_order.sort_unstable_by(|x, y| world.account(*x).cmp(world.account(*y)));
+        let lookup = |a: &str| -> u16 {
+            acct_order
+                .binary_search_by(|i| world.account(*i).cmp(a))
+                .map_or(NONE, |k| acct_order[k])
+        };
+        for s in &mut stmts {
+            for it in &mut s.items {
+                match it {
+                    PItem::Account(idx, account) => *idx = lookup(account),
+                    PItem::Specific(idx, arn) => {
+                        *idx = principal::arn_parts(arn).map_or(NONE, |p| lookup(p[4]));
                     }
+                    _ => {}
                 }
-                let mut whole: Vec<u16> = Vec::new();
-                let mut others: Vec<u32> = Vec::new();
-                for (k, it) in items.iter().enumerate() {
-                    match it {
-                        PItem::Account(a, _) => {
-                            if *a != NONE {
-                                whole.push(*a);
-                            }
+            }
+            for (k, it) in s.items.iter().enumerate() {
+                match it {
+                    PItem::Account(a, _) => {
+                        if *a != NONE {
+                            s.whole.push(*a);
                         }
-                        PItem::Nobody(_) => {}
-                        _ => others.push(k as u32),
                     }
+                    PItem::Nobody(_) => {}
+                    _ => s.others.push(k as u32),
                 }
-                whole.sort_unstable();
-                whole.dedup();
-                CStmt {
-                    allow: st.allow,
-                    not_principal: st.not_principal,
-                    whole,
-                    others,
-                    items,
-                    mask,
-                    res,
-                    clauses,
-                }
-            })
-            .collect();
+            }
+            s.whole.sort_unstable();
+            s.whole.dedup();
+        }
 
         let denies = stmts
             .iter()
@@ -1179,7 +1384,16 @@ impl<'p, 's> Evaluation<'p, 's> {
             fresh: 0,
             registry,
             overflow,
+            acct_order,
         }
+    }
+
+    /// Index of an account id among the probe accounts.
+    fn account_index(&self, a: &str) -> Option<u16> {
+        self.acct_order
+            .binary_search_by(|i| self.world.account(*i).cmp(a))
+            .ok()
+            .map(|k| self.acct_order[k])
     }
 
     fn principal_matches(&self, s: &CStmt, p: &Probe) -> bool {
@@ -1189,13 +1403,14 @@ impl<'p, 's> Evaluation<'p, 's> {
                 PItem::Account(a, _) => !p.service && *a == p.account,
                 PItem::Specific(a, arn) => {
                     !p.service && *a == p.account && {
-                        let id = &self.world.idents[p.account as usize][p.ident as usize];
-                        id.arn == *arn || id.sts.as_deref() == Some(arn.as_str())
+                        let w = &self.world;
+                        let id = w.ident(p.account, p.ident);
+                        w.s(id.arn) == *arn || id.sts.is_some_and(|s| w.s(s) == *arn)
                     }
                 }
                 PItem::Service(name) => {
                     p.service
-                        && (name == "*"
+                        && (*name == "*"
                             || self.world.services[p.svc as usize].eq_ignore_ascii_case(name))
                 }
                 PItem::Nobody(_) => false,
@@ -1213,12 +1428,12 @@ impl<'p, 's> Evaluation<'p, 's> {
 
     fn probes(&self, h_orgs: bool) -> Vec<Probe> {
         let w = &self.world;
-        let mut out = Vec::with_capacity(64);
-        let pub_orgs: Vec<u16> = if h_orgs { vec![NONE, 0] } else { vec![NONE] };
-        let pol_orgs: Vec<u16> = (1..w.orgs.len() as u16).collect();
-        let all_nets: Vec<u16> = (0..w.nets.len() as u16).collect();
-        let pub_nets: Vec<u16> = (0..self.pub_nets as u16).collect();
-        let pol_nets: Vec<u16> = (self.pub_nets as u16..w.nets.len() as u16).collect();
+        let mut out = Vec::with_capacity(32);
+        let pub_orgs: &[u16] = if h_orgs { &[NONE, 0] } else { &[NONE] };
+        let pol_orgs = 1..w.orgs.len() as u16;
+        let all_nets = 0..w.nets.len() as u16;
+        let pub_nets = 0..self.pub_nets as u16;
+        let pol_nets = self.pub_nets as u16..w.nets.len() as u16;
         let base = Probe {
             service: false,
             class: Class::Public,
@@ -1229,14 +1444,10 @@ impl<'p, 's> Evaluation<'p, 's> {
             svc: 0,
             src_arn: 0,
         };
-        let f = self.fresh as usize;
-        for (classes, orgs, nets) in [
-            (Class::Public, &pub_orgs, &pub_nets),
-            (Class::NetRestricted, &pub_orgs, &pol_nets),
-        ] {
-            for ident in 0..w.idents[f].len() as u16 {
-                for &org in orgs.iter() {
-                    for &net in nets.iter() {
+        for (classes, nets) in [(Class::Public, pub_nets), (Class::NetRestricted, pol_nets)] {
+            for ident in 0..w.n_idents(self.fresh) {
+                for &org in pub_orgs {
+                    for net in nets.clone() {
                         if out.len() > MAX_PROBES {
                             return out;
                         }
@@ -1251,9 +1462,9 @@ impl<'p, 's> Evaluation<'p, 's> {
                 }
             }
         }
-        for &org in &pol_orgs {
-            for ident in 0..w.idents[f].len() as u16 {
-                for &net in &all_nets {
+        for org in pol_orgs.clone() {
+            for ident in 0..w.n_idents(self.fresh) {
+                for net in all_nets.clone() {
                     if out.len() > MAX_PROBES {
                         return out;
                     }
@@ -1267,12 +1478,10 @@ impl<'p, 's> Evaluation<'p, 's> {
                 }
             }
         }
-        let mut acct_orgs = pub_orgs.clone();
-        acct_orgs.extend(&pol_orgs);
         for a in 1..w.accounts.len() as u16 {
-            for ident in 0..w.idents[a as usize].len() as u16 {
-                for &org in &acct_orgs {
-                    for &net in &all_nets {
+            for ident in 0..w.n_idents(a) {
+                for org in pub_orgs.iter().copied().chain(pol_orgs.clone()) {
+                    for net in all_nets.clone() {
                         if out.len() > MAX_PROBES {
                             return out;
                         }
@@ -1294,22 +1503,20 @@ impl<'p, 's> Evaluation<'p, 's> {
     fn service_probes(&self, uses_source: bool, uses_src_org: bool) -> Vec<Probe> {
         let w = &self.world;
         let mut out = Vec::with_capacity(16);
-        let accts: Vec<u16> = if uses_source {
-            (0..w.accounts.len() as u16).collect()
+        let accts = if uses_source {
+            0..w.accounts.len() as u16
         } else {
-            vec![self.fresh]
+            self.fresh..self.fresh + 1
         };
-        let orgs: Vec<u16> = if uses_src_org {
-            std::iter::once(NONE)
-                .chain(0..w.orgs.len() as u16)
-                .collect()
+        let orgs = if uses_src_org {
+            0..w.orgs.len() as u16
         } else {
-            vec![NONE]
+            0..0
         };
         for svc in 0..w.services.len() as u16 {
-            for &a in &accts {
-                for src_arn in 0..w.src_arns[a as usize].len() as u16 {
-                    for &org in &orgs {
+            for a in accts.clone() {
+                for src_arn in 0..w.n_src_arns(a) {
+                    for org in std::iter::once(NONE).chain(orgs.clone()) {
                         if out.len() > MAX_PROBES {
                             return out;
                         }
@@ -1361,14 +1568,9 @@ impl<'p, 's> Evaluation<'p, 's> {
         // direct call and absent on service calls, so no other probe can satisfy it.
         let n_acc = self.world.accounts.len();
         let mut always: Vec<u32> = Vec::new();
-        let mut by_account: Vec<Vec<(u32, bool)>> = vec![Vec::new(); n_acc];
+        // (account, statement, the statement names the whole account), grouped by account.
+        let mut by_account: Vec<(u16, u32, bool)> = Vec::new();
         let mut service_only: Vec<u32> = Vec::new();
-        let mut acct_map: Option<HashMap<&str, u16>> = None;
-        let cost: Vec<usize> = self
-            .stmts
-            .iter()
-            .map(|s| 1 + s.clauses.iter().map(|c| c.vals.len()).sum::<usize>())
-            .collect();
         for (i, s) in self.stmts.iter().enumerate() {
             if s.mask == 0 && s.allow {
                 continue;
@@ -1377,19 +1579,13 @@ impl<'p, 's> Evaluation<'p, 's> {
                 continue;
             }
             if let Some(pinned) = pinned_accounts(s) {
-                let map = acct_map.get_or_insert_with(|| {
-                    self.world
-                        .accounts
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| (a.as_str(), i as u16))
-                        .collect()
-                });
-                let mut idx: Vec<u16> = pinned.iter().filter_map(|a| map.get(a).copied()).collect();
-                idx.sort_unstable();
-                idx.dedup();
-                for a in idx {
-                    by_account[a as usize].push((i as u32, false));
+                let start = by_account.len();
+                for a in pinned {
+                    if let Some(a) = self.account_index(a) {
+                        if !by_account[start..].iter().any(|e| e.0 == a) {
+                            by_account.push((a, i as u32, false));
+                        }
+                    }
                 }
                 continue;
             }
@@ -1398,29 +1594,40 @@ impl<'p, 's> Evaluation<'p, 's> {
                 always.push(i as u32);
                 continue;
             }
-            let mut accts: Vec<(u16, bool)> = Vec::new();
+            let start = by_account.len();
             let mut svc = false;
             for it in &s.items {
                 match it {
                     PItem::Account(a, _) | PItem::Specific(a, _) if *a != NONE => {
                         let whole = matches!(it, PItem::Account(..));
-                        match accts.iter_mut().find(|(x, _)| x == a) {
-                            Some(e) => e.1 |= whole,
-                            None => accts.push((*a, whole)),
+                        match by_account[start..].iter_mut().find(|e| e.0 == *a) {
+                            Some(e) => e.2 |= whole,
+                            None => by_account.push((*a, i as u32, whole)),
                         }
                     }
                     PItem::Service(_) => svc = true,
                     _ => {}
                 }
             }
-            for (a, whole) in accts {
-                by_account[a as usize].push((i as u32, whole));
-            }
             if svc {
                 service_only.push(i as u32);
             }
         }
-        let empty: Vec<(u32, bool)> = Vec::new();
+        // Stable: statements stay in order within an account.
+        by_account.sort_by_key(|e| e.0);
+        let mut acct_at: Vec<u32> = vec![0; n_acc + 1];
+        for e in &by_account {
+            acct_at[e.0 as usize + 1] += 1;
+        }
+        for k in 0..n_acc {
+            acct_at[k + 1] += acct_at[k];
+        }
+        let of_account = |a: u16| -> &[(u16, u32, bool)] {
+            match (acct_at.get(a as usize), acct_at.get(a as usize + 1)) {
+                (Some(&lo), Some(&hi)) => &by_account[lo as usize..hi as usize],
+                _ => &[],
+            }
+        };
 
         let nres = self.world.resources.len();
         let mut applies: Vec<u32> = Vec::with_capacity(self.stmts.len());
@@ -1432,32 +1639,39 @@ impl<'p, 's> Evaluation<'p, 's> {
         let mut net_restricted = false;
         let mut access = Access::None;
         let mut exposed_all = 0u64;
+        // A statement's outcome depends on a few probe fields only (those its principal and
+        // condition keys read), and probes repeat them: remember the first outcomes per
+        // statement instead of evaluating every (probe, statement) pair.
+        let dims: Vec<u8> = self.stmts.iter().map(stmt_dims).collect();
+        let mut memo = Memo::new(self.stmts.len());
         for p in &probes {
             applies.clear();
-            for &i in &always {
+            let mut check = |i: u32, whole: bool, work: &mut usize| -> bool {
                 let s = &self.stmts[i as usize];
-                work += cost[i as usize] + s.others.len();
-                if self.principal_matches(s, p) && self.conditions_hold(s, p) {
+                let key = probe_key(p, dims[i as usize]);
+                if let Some(r) = memo.get(i, key) {
+                    *work += 1;
+                    return r;
+                }
+                *work += s.cost + if whole { 0 } else { s.others.len() };
+                let r = (whole || self.principal_matches(s, p)) && self.conditions_hold(s, p);
+                memo.put(i, key, r);
+                r
+            };
+            for &i in &always {
+                if check(i, false, &mut work) {
                     applies.push(i);
                 }
             }
             if p.service {
                 for &i in &service_only {
-                    let s = &self.stmts[i as usize];
-                    work += cost[i as usize] + s.others.len();
-                    if self.principal_matches(s, p) && self.conditions_hold(s, p) {
+                    if check(i, false, &mut work) {
                         applies.push(i);
                     }
                 }
             } else {
-                for &(i, whole) in by_account.get(p.account as usize).unwrap_or(&empty) {
-                    let s = &self.stmts[i as usize];
-                    work += cost[i as usize];
-                    let principal = whole || {
-                        work += s.others.len();
-                        self.principal_matches(s, p)
-                    };
-                    if principal && self.conditions_hold(s, p) {
+                for &(_, i, whole) in of_account(p.account) {
+                    if check(i, whole, &mut work) {
                         applies.push(i);
                     }
                 }
@@ -1579,13 +1793,13 @@ impl<'p, 's> Evaluation<'p, 's> {
         match c {
             Class::Public | Class::NetRestricted => Audience::Everyone,
             Class::Org(o) => Audience::Organization {
-                org_id: self.world.orgs[o as usize].id.clone(),
+                org_id: self.world.org_id(o).to_string(),
             },
             Class::Account(a) => Audience::Account {
-                account_id: self.world.accounts[a as usize].clone(),
+                account_id: self.world.account(a).to_string(),
             },
             Class::Service(s) => Audience::Service {
-                service: self.world.services[s as usize].clone(),
+                service: self.world.services[s as usize].to_string(),
             },
         }
     }
@@ -1663,12 +1877,8 @@ impl<'p, 's> Evaluation<'p, 's> {
     fn describe_probe(&self, p: &Probe) -> String {
         let w = &self.world;
         if p.service {
-            let svc = &w.services[p.svc as usize];
-            let svc = if svc == "*" {
-                "any AWS service".to_string()
-            } else {
-                svc.clone()
-            };
+            let svc = w.services[p.svc as usize];
+            let svc = if svc == "*" { "any AWS service" } else { svc };
             return format!(
                 "{svc} acting for a resource of untrusted account {}",
                 self.account_label(p.account)
@@ -1680,18 +1890,18 @@ impl<'p, 's> Evaluation<'p, 's> {
             0 => s.push_str(", in an organization it created"),
             o => {
                 s.push_str(", in untrusted organization ");
-                s.push_str(&w.orgs[o as usize].id);
+                s.push_str(w.org_id(o));
             }
         }
         let net = &w.nets[p.net as usize];
-        if let Some(ip) = &net.ip {
+        if let Some(ip) = net.ip {
             s.push_str(", calling from ");
-            s.push_str(ip);
-        } else if let (Some(e), Some(c)) = (&net.vpce, &net.vpc) {
+            s.push_str(w.s(ip));
+        } else if let (Some(e), Some(c)) = (net.vpce, net.vpc) {
             s.push_str(", calling through VPC endpoint ");
-            s.push_str(e);
+            s.push_str(w.s(e));
             s.push_str(" in ");
-            s.push_str(c);
+            s.push_str(w.s(c));
         }
         s
     }
@@ -1700,10 +1910,10 @@ impl<'p, 's> Evaluation<'p, 's> {
         if a == self.fresh {
             format!(
                 "{} (stands for any account the policy does not name)",
-                self.world.accounts[a as usize]
+                self.world.account(a)
             )
         } else {
-            self.world.accounts[a as usize].clone()
+            self.world.account(a).to_string()
         }
     }
 
@@ -1722,11 +1932,11 @@ impl<'p, 's> Evaluation<'p, 's> {
             )),
             Class::Org(o) => out.push(format!(
                 "{label} reaches members of organization {}, which is not a trusted organization",
-                self.world.orgs[o as usize].id
+                self.world.org_id(o)
             )),
             Class::Account(acc) => out.push(format!(
                 "{label} reaches account {}, which is not in the trust zone",
-                self.world.accounts[acc as usize]
+                self.world.account(acc)
             )),
             Class::Service(_) => out.push(format!(
                 "{label} reaches an AWS service acting for an account outside the trust zone (confused deputy): nothing pins aws:SourceAccount/SourceArn/SourceOwner to trusted accounts"
@@ -1740,11 +1950,11 @@ impl<'p, 's> Evaluation<'p, 's> {
                     PItem::Everyone(why) => Some((*why).to_string()),
                     PItem::Account(acc, _) if *acc == p.account && !p.service => Some(format!(
                         "the principal names account {}, that is every principal in it",
-                        self.world.accounts[*acc as usize]
+                        self.world.account(*acc)
                     )),
                     PItem::Specific(acc, s) if *acc == p.account && !p.service => Some(format!(
                         "principal {s} is in account {}",
-                        self.world.accounts[*acc as usize]
+                        self.world.account(*acc)
                     )),
                     PItem::Service(name) if p.service => {
                         Some(format!("principal is the service {name}"))
@@ -1812,7 +2022,7 @@ impl<'p, 's> Evaluation<'p, 's> {
             }
             match it {
                 PItem::Account(_, s) => names.push(format!("account {s}")),
-                PItem::Specific(_, s) => names.push(s.clone()),
+                PItem::Specific(_, s) => names.push(s.to_string()),
                 PItem::Service(s) => names.push(format!("service {s}")),
                 PItem::Everyone(_) => names.push("everyone".into()),
                 PItem::Nobody(_) => {}
@@ -1915,6 +2125,114 @@ impl<'p, 's> Evaluation<'p, 's> {
     }
 }
 
+/// Probe fields a statement's outcome can depend on (bits of [`stmt_dims`]).
+const DIM_ACCOUNT: u8 = 1;
+const DIM_IDENT: u8 = 2;
+const DIM_ORG: u8 = 4;
+const DIM_NET: u8 = 8;
+const DIM_SVC: u8 = 16;
+const DIM_SRC_ARN: u8 = 32;
+const DIM_ALL: u8 = 63;
+
+/// The probe fields a statement reads, through its principal and its condition keys (the
+/// direct/service flag always counts). Policy variables may read any key: all fields.
+fn stmt_dims(s: &CStmt<'_>) -> u8 {
+    use super::condition::Val;
+    let mut d = 0u8;
+    for it in &s.items {
+        d |= match it {
+            PItem::Account(..) => DIM_ACCOUNT,
+            PItem::Specific(..) => DIM_ACCOUNT | DIM_IDENT,
+            PItem::Service(_) => DIM_SVC,
+            PItem::Everyone(_) | PItem::Nobody(_) => 0,
+        };
+    }
+    for c in &s.clauses {
+        if c.vals.iter().any(|v| matches!(v, Val::Tmpl(_))) {
+            return DIM_ALL;
+        }
+        d |= match c.key {
+            Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => DIM_ACCOUNT,
+            Key::PrincipalArn | Key::UserId => DIM_ACCOUNT | DIM_IDENT,
+            Key::SourceArn => DIM_ACCOUNT | DIM_SRC_ARN,
+            Key::PrincipalOrgId
+            | Key::PrincipalOrgPaths
+            | Key::SourceOrgId
+            | Key::SourceOrgPaths => DIM_ORG,
+            Key::SourceIp | Key::SourceVpc | Key::SourceVpce => DIM_NET,
+            Key::PrincipalServiceName | Key::PrincipalServiceNamesList => DIM_SVC,
+            Key::Free
+            | Key::Username
+            | Key::ResourceTag
+            | Key::RequestedRegion
+            | Key::ResourceAccount
+            | Key::PrincipalIsAwsService => 0,
+        };
+    }
+    d
+}
+
+/// The probe fields selected by `dims`, packed into 57 bits (field widths follow the caps:
+/// at most 6 identities per account, fewer than 256 networks and services, 8 source ARNs).
+fn probe_key(p: &Probe, dims: u8) -> u64 {
+    let mut k = u64::from(p.service);
+    if dims & DIM_ACCOUNT != 0 {
+        k |= u64::from(p.account) << 1;
+    }
+    if dims & DIM_IDENT != 0 {
+        k |= u64::from(p.ident & 0xF) << 17;
+    }
+    if dims & DIM_ORG != 0 {
+        k |= u64::from(p.org) << 21;
+    }
+    if dims & DIM_NET != 0 {
+        k |= u64::from(p.net & 0xFF) << 37;
+    }
+    if dims & DIM_SVC != 0 {
+        k |= u64::from(p.svc & 0xFF) << 45;
+    }
+    if dims & DIM_SRC_ARN != 0 {
+        k |= u64::from(p.src_arn & 0xF) << 53;
+    }
+    k
+}
+
+/// The first [`Memo::PER_STMT`] outcomes of each statement, by probe key; once a
+/// statement's slots are full it is simply evaluated (a bounded scan, never a growing one).
+struct Memo {
+    /// `key << 1 | outcome` per slot.
+    slots: Vec<u64>,
+    len: Vec<u8>,
+}
+
+impl Memo {
+    const PER_STMT: usize = 16;
+
+    fn new(stmts: usize) -> Self {
+        Memo {
+            slots: vec![0; stmts * Self::PER_STMT],
+            len: vec![0; stmts],
+        }
+    }
+
+    fn get(&self, stmt: u32, key: u64) -> Option<bool> {
+        let n = self.len[stmt as usize] as usize;
+        let base = stmt as usize * Self::PER_STMT;
+        self.slots[base..base + n]
+            .iter()
+            .find(|e| **e >> 1 == key)
+            .map(|e| e & 1 == 1)
+    }
+
+    fn put(&mut self, stmt: u32, key: u64, outcome: bool) {
+        let n = self.len[stmt as usize] as usize;
+        if n < Self::PER_STMT {
+            self.slots[stmt as usize * Self::PER_STMT + n] = key << 1 | u64::from(outcome);
+            self.len[stmt as usize] += 1;
+        }
+    }
+}
+
 /// Accounts a statement is pinned to by a positive, plain condition on
 /// `aws:PrincipalAccount` or `aws:PrincipalArn` with fixed account ids; `None` if none is.
 fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
@@ -1974,54 +2292,56 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
     None
 }
 
-fn uid_parts(pats: &[String]) -> Vec<String> {
-    pats.iter()
-        .map(|p| p.split(':').next().unwrap_or("").to_string())
-        .collect()
-}
-
-fn ident_for_arn(arn: &str, role_id: &str, user_id: &str) -> Ident {
+/// The identity a principal ARN written in the policy stands for; its strings go to `text`.
+fn ident_for_arn(text: &mut Text, arn: &str, role_id: &str, user_id: &str) -> Ident {
     let parts = principal::arn_parts(arn).unwrap_or(["", "", "", "", "", ""]);
     let res = parts[5];
     let account = parts[4];
     if let Some(rest) = res.strip_prefix("assumed-role/") {
         let (role, session) = rest.split_once('/').unwrap_or((rest, "x"));
         return Ident {
-            arn: format!("arn:{}:iam::{account}:role/{role}", parts[1]),
-            sts: Some(arn.to_string()),
-            userid: format!("{role_id}:{session}"),
+            arn: text.put(&["arn:", parts[1], ":iam::", account, ":role/", role]),
+            sts: Some(text.put(&[arn])),
+            userid: text.put(&[role_id, ":", session]),
             username: None,
         };
     }
     if let Some(rest) = res.strip_prefix("user/") {
         let name = rest.rsplit('/').next().unwrap_or(rest);
         return Ident {
-            arn: arn.to_string(),
+            arn: text.put(&[arn]),
             sts: None,
-            userid: user_id.to_string(),
-            username: Some(name.to_string()),
+            userid: text.put(&[user_id]),
+            username: Some(text.put(&[name])),
         };
     }
     if res == "root" {
         return Ident {
-            arn: arn.to_string(),
+            arn: text.put(&[arn]),
             sts: None,
-            userid: account.to_string(),
+            userid: text.put(&[account]),
             username: None,
         };
     }
     let session = "x";
+    let arn_span = text.put(&[arn]);
     let sts = res.strip_prefix("role/").map(|r| {
         let name = r.rsplit('/').next().unwrap_or(r);
-        format!(
-            "arn:{}:sts::{account}:assumed-role/{name}/{session}",
-            parts[1]
-        )
+        text.put(&[
+            "arn:",
+            parts[1],
+            ":sts::",
+            account,
+            ":assumed-role/",
+            name,
+            "/",
+            session,
+        ])
     });
     Ident {
-        arn: arn.to_string(),
+        arn: arn_span,
         sts,
-        userid: format!("{role_id}:{session}"),
+        userid: text.put(&[role_id, ":", session]),
         username: None,
     }
 }

@@ -4,16 +4,16 @@ use super::parse::PrincipalType;
 
 /// What one principal entry matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PrincipalKind {
+pub enum PrincipalKind<'a> {
     /// Every authenticated principal (and AWS services): `"*"`, a wildcard inside an ARN
     /// (fail safe), a web identity provider.
     Everyone { why: &'static str },
     /// Every principal of the account (account id, root ARN, SAML/OIDC provider).
-    Account { account: String },
+    Account { account: &'a str },
     /// One principal (role, user, session) of the account; `arn` as written.
-    Specific { account: String, arn: String },
+    Specific { account: &'a str, arn: &'a str },
     /// An AWS service acting for some customer.
-    Service { name: String },
+    Service { name: &'a str },
     /// Nobody; `why` explains (deleted principal, S3-only form, unrecognised).
     Nobody { why: &'static str },
 }
@@ -34,17 +34,15 @@ pub fn is_unique_id(s: &str) -> bool {
 }
 
 /// Classify one principal entry of type `t`.
-pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind {
+pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind<'_> {
     match t {
         PrincipalType::CanonicalUser => PrincipalKind::Nobody {
             why: "a CanonicalUser principal is S3-only and matches nobody in ECR",
         },
-        PrincipalType::Service => PrincipalKind::Service {
-            name: s.to_string(),
-        },
+        PrincipalType::Service => PrincipalKind::Service { name: s },
         PrincipalType::Federated => {
             if let Some(parts) = arn_parts(s) {
-                if s.contains(['*', '?']) {
+                if s.bytes().any(|b| b == b'*' || b == b'?') {
                     return PrincipalKind::Everyone {
                         why: "a wildcard inside a principal ARN is invalid in IAM; treated as everyone (fail safe)",
                     };
@@ -54,9 +52,7 @@ pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind {
                     && (res.starts_with("saml-provider/") || res.starts_with("oidc-provider/"))
                     && is_account_id(parts[4])
                 {
-                    return PrincipalKind::Account {
-                        account: parts[4].to_string(),
-                    };
+                    return PrincipalKind::Account { account: parts[4] };
                 }
                 return PrincipalKind::Nobody {
                     why: "unrecognised federated principal; it grants nobody",
@@ -73,12 +69,10 @@ pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind {
                 };
             }
             if is_account_id(s) {
-                return PrincipalKind::Account {
-                    account: s.to_string(),
-                };
+                return PrincipalKind::Account { account: s };
             }
             if let Some(parts) = arn_parts(s) {
-                if s.contains(['*', '?']) {
+                if s.bytes().any(|b| b == b'*' || b == b'?') {
                     return PrincipalKind::Everyone {
                         why: "a wildcard inside a principal ARN is invalid in IAM; treated as everyone (fail safe)",
                     };
@@ -92,19 +86,14 @@ pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind {
                 let res = parts[5];
                 let ok = match parts[2] {
                     "iam" if res == "root" => {
-                        return PrincipalKind::Account {
-                            account: account.to_string(),
-                        };
+                        return PrincipalKind::Account { account };
                     }
                     "iam" => res.starts_with("role/") || res.starts_with("user/"),
                     "sts" => res.starts_with("assumed-role/") || res.starts_with("federated-user/"),
                     _ => false,
                 };
                 if ok {
-                    return PrincipalKind::Specific {
-                        account: account.to_string(),
-                        arn: s.to_string(),
-                    };
+                    return PrincipalKind::Specific { account, arn: s };
                 }
                 return PrincipalKind::Nobody {
                     why: "unrecognised principal ARN; it grants nobody",
@@ -127,12 +116,27 @@ pub fn arn_parts(s: &str) -> Option<[&str; 6]> {
     if !s.starts_with("arn:") {
         return None;
     }
-    let mut it = s.splitn(6, ':');
+    split6(s)
+}
+
+/// The first five `:`-separated fields and the rest (which may hold more colons), if `s` has
+/// at least five colons. A byte loop: this runs for every principal and ARN condition value.
+pub fn split6(s: &str) -> Option<[&str; 6]> {
     let mut out = [""; 6];
-    for slot in &mut out {
-        *slot = it.next()?;
+    let mut k = 0;
+    let mut start = 0;
+    for (i, &c) in s.as_bytes().iter().enumerate() {
+        if c == b':' {
+            out[k] = &s[start..i];
+            k += 1;
+            start = i + 1;
+            if k == 5 {
+                out[5] = &s[start..];
+                return Some(out);
+            }
+        }
     }
-    Some(out)
+    None
 }
 
 #[cfg(test)]
@@ -141,18 +145,30 @@ mod tests {
     use PrincipalType::*;
 
     #[test]
+    fn split6_keeps_colons_in_the_last_field() {
+        assert_eq!(
+            split6("arn:aws:iam::1:role/a:b"),
+            Some(["arn", "aws", "iam", "", "1", "role/a:b"])
+        );
+        assert_eq!(split6("a:b:c:d:e:"), Some(["a", "b", "c", "d", "e", ""]));
+        assert_eq!(split6("a:b:c:d"), None);
+        assert_eq!(arn_parts("xrn:aws:iam::1:root"), None);
+        assert_eq!(arn_parts("arn:aws:iam::1:root").map(|p| p[4]), Some("1"));
+    }
+
+    #[test]
     fn forms() {
         assert!(matches!(classify(Aws, "*"), PrincipalKind::Everyone { .. }));
         assert_eq!(
             classify(Aws, "123456789012"),
             PrincipalKind::Account {
-                account: "123456789012".into()
+                account: "123456789012"
             }
         );
         assert_eq!(
             classify(Aws, "arn:aws:iam::123456789012:root"),
             PrincipalKind::Account {
-                account: "123456789012".into()
+                account: "123456789012"
             }
         );
         assert!(matches!(
@@ -182,13 +198,13 @@ mod tests {
         assert_eq!(
             classify(Federated, "arn:aws:iam::123456789012:saml-provider/idp"),
             PrincipalKind::Account {
-                account: "123456789012".into()
+                account: "123456789012"
             }
         );
         assert_eq!(
             classify(Federated, "arn:aws:iam::123456789012:oidc-provider/x"),
             PrincipalKind::Account {
-                account: "123456789012".into()
+                account: "123456789012"
             }
         );
         assert!(matches!(
