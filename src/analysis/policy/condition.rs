@@ -146,6 +146,105 @@ pub struct CClause<'a> {
     pub tag: &'a str,
     pub raw: &'a [Cow<'a, str>],
     pub vals: Vec<Val<'a>>,
+    /// For long value lists on account-bearing keys: the values grouped by the account they
+    /// pin (see [`AccountIndex`]).
+    pub index: Option<AccountIndex<'a>>,
+    /// For long lists under `StringEquals`/`StringNotEquals`: the values sorted, so that one
+    /// comparison is a binary search (thousands of org or endpoint ids in one clause).
+    pub exact: Option<Vec<&'a str>>,
+}
+
+/// The values of one clause grouped by the account id they fix. A request value can match
+/// only the values that fix its own account and those that fix none, so a long list (a Deny
+/// with thousands of `ArnNotLike aws:PrincipalArn` entries, probed once per account it
+/// names) costs a binary search per probe instead of a scan of the whole list.
+#[derive(Debug, Clone)]
+pub struct AccountIndex<'a> {
+    /// (account, value index), sorted by account.
+    pinned: Vec<(&'a str, u32)>,
+    /// Values that do not fix an account: always checked.
+    loose: Vec<u32>,
+}
+
+/// Value lists shorter than this are scanned: the index would not pay for itself.
+const INDEX_MIN_VALUES: usize = 16;
+
+fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(|b| b == b'*' || b == b'?')
+}
+
+/// The account component a request value must have for this policy value to match it, if
+/// the value fixes one (it need not be a valid account id: a literal that no account has
+/// simply never becomes a candidate). Values that do not fix it stay in the scanned list.
+fn pinned_account<'a>(key: Key, v: &Val<'a>) -> Option<&'a str> {
+    let account_key = matches!(
+        key,
+        Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner
+    );
+    match v {
+        Val::Str(v) if account_key => (!has_wildcard(v)).then_some(*v),
+        // Arn operators compare each component alone: a literal account component pins.
+        Val::Arn(parts) => (!has_wildcard(parts[4])).then_some(parts[4]),
+        // Whole-string comparison: the account is pinned only when nothing before it can
+        // stretch over a colon. A literal with fewer than five colons equals no ARN: it is
+        // filed under the empty account, compared only with requests whose account is empty.
+        Val::Str(v) => match split6(v) {
+            Some(parts) => parts[..5]
+                .iter()
+                .all(|p| !has_wildcard(p))
+                .then_some(parts[4]),
+            None => (!has_wildcard(v)).then_some(""),
+        },
+        _ => None,
+    }
+}
+
+impl<'a> AccountIndex<'a> {
+    fn build(key: Key, base: BaseOp, vals: &[Val<'a>]) -> Option<Self> {
+        if vals.len() < INDEX_MIN_VALUES
+            || !matches!(
+                key,
+                Key::PrincipalAccount
+                    | Key::SourceAccount
+                    | Key::SourceOwner
+                    | Key::PrincipalArn
+                    | Key::SourceArn
+            )
+            || !matches!(
+                base,
+                BaseOp::StringEquals
+                    | BaseOp::StringNotEquals
+                    | BaseOp::StringLike
+                    | BaseOp::StringNotLike
+                    | BaseOp::ArnEquals
+                    | BaseOp::ArnLike
+                    | BaseOp::ArnNotEquals
+                    | BaseOp::ArnNotLike
+            )
+        {
+            return None;
+        }
+        let mut pinned = Vec::new();
+        let mut loose = Vec::new();
+        for (i, v) in vals.iter().enumerate() {
+            match pinned_account(key, v) {
+                Some(a) => pinned.push((a, i as u32)),
+                None => loose.push(i as u32),
+            }
+        }
+        pinned.sort_unstable();
+        Some(AccountIndex { pinned, loose })
+    }
+
+    /// Indices of the values a request value in `account` can match.
+    fn candidates(&self, account: &str) -> impl Iterator<Item = usize> + '_ {
+        let lo = self.pinned.partition_point(|(a, _)| *a < account);
+        let hi = self.pinned.partition_point(|(a, _)| *a <= account);
+        self.loose
+            .iter()
+            .chain(self.pinned[lo..hi].iter().map(|(_, i)| i))
+            .map(|i| *i as usize)
+    }
 }
 
 fn tag_of(name: &str) -> String {
@@ -212,7 +311,7 @@ impl<'a> CClause<'a> {
     pub fn compile(c: &'a Clause<'a>, version: Version) -> CClause<'a> {
         let key = Key::of(&c.key);
         let base = c.op.base;
-        let vals = c
+        let vals: Vec<Val<'a>> = c
             .values
             .iter()
             .map(|v| match base {
@@ -241,7 +340,25 @@ impl<'a> CClause<'a> {
                 }
             })
             .collect();
+        let index = AccountIndex::build(key, base, &vals);
+        let exact = (vals.len() >= INDEX_MIN_VALUES
+            && matches!(base, BaseOp::StringEquals | BaseOp::StringNotEquals))
+        .then(|| {
+            vals.iter()
+                .map(|v| match v {
+                    Val::Str(s) => Some(*s),
+                    _ => None,
+                })
+                .collect::<Option<Vec<&str>>>()
+        })
+        .flatten()
+        .map(|mut v| {
+            v.sort_unstable();
+            v
+        });
         CClause {
+            index,
+            exact,
             op_name: &c.op_name,
             base,
             quant: c.op.quant,
@@ -256,6 +373,35 @@ impl<'a> CClause<'a> {
             raw: &c.values,
             vals,
         }
+    }
+
+    /// Upper bound on the work of one evaluation, in the evaluator's budget units: one per
+    /// value compared plus one per 64 bytes of it; an index limits what is compared. Request
+    /// values are assumed to carry a 12-digit account (every probe's does), so values filed
+    /// under anything else never count.
+    pub fn eval_cost(&self) -> usize {
+        let unit = |i: usize| 1 + self.raw.get(i).map_or(0, |v| v.len() / 64);
+        if let Some(set) = &self.exact {
+            return 1 + set.len().ilog2() as usize;
+        }
+        if let Some(ix) = &self.index {
+            let loose: usize = ix.loose.iter().map(|&i| unit(i as usize)).sum();
+            let mut widest = 0usize;
+            let mut k = 0;
+            while k < ix.pinned.len() {
+                let a = ix.pinned[k].0;
+                let mut group = 0;
+                while k < ix.pinned.len() && ix.pinned[k].0 == a {
+                    group += unit(ix.pinned[k].1 as usize);
+                    k += 1;
+                }
+                if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
+                    widest = widest.max(group);
+                }
+            }
+            return 1 + ix.pinned.len().max(1).ilog2() as usize + loose + widest;
+        }
+        (0..self.raw.len()).map(unit).sum()
     }
 
     /// Result when the key is absent from the request (spec §5.1).
@@ -331,20 +477,30 @@ impl<'a> CClause<'a> {
                     .any(|v| matches!(v, Val::Ip(Some(n)) if n.contains(&ip))),
                 None => false,
             }
-        } else if is_arn_op(self.base) {
+        } else {
             let req = split6(s);
-            self.vals.iter().any(|v| match (v, &req) {
-                (Val::Arn(p), Some(r)) => {
+            let one = |v: &Val<'_>| match (v, &req) {
+                (Val::Arn(p), Some(r)) if is_arn_op(self.base) => {
                     // Account and resource first: they differ most often.
                     [4usize, 5, 2, 3, 1, 0]
                         .iter()
                         .all(|&i| glob::matches(p[i].as_bytes(), r[i].as_bytes()))
                 }
-                (Val::Arn(_), None) => false,
+                (Val::Arn(_), None) if is_arn_op(self.base) => false,
                 _ => positive(self.base, v, s, ctx),
-            })
-        } else {
-            self.vals.iter().any(|v| positive(self.base, v, s, ctx))
+            };
+            if let Some(set) = &self.exact {
+                let m = set.binary_search(&s).is_ok();
+                return if self.base.negated() { !m } else { m };
+            }
+            let account = match self.key {
+                Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => Some(s),
+                _ => req.map(|r| r[4]),
+            };
+            match (&self.index, account) {
+                (Some(ix), Some(a)) => ix.candidates(a).any(|i| one(&self.vals[i])),
+                _ => self.vals.iter().any(one),
+            }
         };
         if self.base.negated() { !m } else { m }
     }
@@ -609,6 +765,81 @@ mod tests {
                 assert!(!free.eval(&ctx, false));
             },
         );
+    }
+
+    /// The account index only skips values that cannot match: same answers as a full scan.
+    #[test]
+    fn account_index_agrees_with_a_full_scan() {
+        let mut arns: Vec<String> = (0..40)
+            .map(|i| format!("arn:aws:iam::{:012}:role/r{i}", 100_000_000_000u64 + i))
+            .collect();
+        arns.push("arn:aws:iam::*:role/any".into());
+        arns.push("arn:*:iam::222222222222:role/star-partition".into());
+        arns.push("arn:aws:iam::1111111111??:root".into());
+        arns.push("not-an-arn".into());
+        arns.push("arn:aws:iam::838:role/short-account".into());
+        arns.push("arn:aws:iam:51".into());
+        arns.push("arn:aws:iam::*".into());
+        let accounts: Vec<String> = (0..40)
+            .map(|i| format!("{:012}", 100_000_000_000u64 + i))
+            .chain([
+                "1111111111*".to_string(),
+                "*".to_string(),
+                "838".to_string(),
+            ])
+            .collect();
+        let requests = [
+            "arn:aws:iam::100000000007:role/r7",
+            "arn:aws:iam::100000000007:role/other",
+            "arn:aws:iam::333333333333:role/any",
+            "arn:aws-cn:iam::222222222222:role/star-partition",
+            "arn:aws:iam::111111111199:root",
+            "not-an-arn",
+            "100000000003",
+            "111111111123",
+            "838",
+            "arn:aws:iam::838:role/short-account",
+            "arn:aws:iam:::role/empty-account",
+        ];
+        let cases: [(&str, &str, &[String]); 6] = [
+            ("ArnNotLike", "aws:PrincipalArn", &arns),
+            ("ArnEquals", "aws:PrincipalArn", &arns),
+            ("StringLike", "aws:PrincipalArn", &arns),
+            ("StringNotEquals", "aws:PrincipalArn", &arns),
+            ("StringEquals", "aws:PrincipalAccount", &accounts),
+            ("StringNotLike", "aws:SourceAccount", &accounts),
+        ];
+        for (op, key, vals) in cases {
+            let vals: Vec<&str> = vals.iter().map(String::as_str).collect();
+            with_clause(op, key, &vals, Version::V2012, |c| {
+                assert!(c.index.is_some(), "{op} {key} builds an index");
+                let mut scan = c.clone();
+                scan.index = None;
+                for r in requests {
+                    let k = Key::of(key);
+                    let ctx = Ctx(vec![(k, r)]);
+                    assert_eq!(c.eval(&ctx, true), scan.eval(&ctx, true), "{op} {key} {r}");
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn exact_value_set_agrees_with_a_full_scan() {
+        let orgs: Vec<String> = (0..40).map(|i| format!("o-{i:010}")).collect();
+        let vals: Vec<&str> = orgs.iter().map(String::as_str).collect();
+        for op in ["StringEquals", "StringNotEquals"] {
+            with_clause(op, "aws:PrincipalOrgID", &vals, Version::V2012, |c| {
+                assert!(c.exact.is_some());
+                let mut scan = c.clone();
+                scan.exact = None;
+                for r in ["o-0000000007", "o-0000000040", "O-0000000007", ""] {
+                    let ctx = Ctx(vec![(Key::PrincipalOrgId, r)]);
+                    assert_eq!(c.eval(&ctx, true), scan.eval(&ctx, true), "{op} {r}");
+                }
+                assert!(c.eval_cost() < scan.eval_cost());
+            });
+        }
     }
 
     #[test]
