@@ -78,30 +78,32 @@ struct Reader<'a> {
 /// Index of the first non-whitespace byte at or after `i` (`b.len()` if none).
 #[inline]
 pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    loop {
-        let Some(&c) = b.get(i) else { return i };
-        // Most bytes after a token are not whitespace; one compare rejects all of them.
+    while let Some(&c) = b.get(i) {
+        // Most gaps are empty or one space; one compare ends the loop on any token byte.
         if c > b' ' {
-            return i;
+            break;
         }
-        // Pretty-printed policies are mostly indentation: take a run of spaces eight at a time.
-        if c == b' ' {
-            if let Some(chunk) = b.get(i..i + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                let other = u64::from_le_bytes(word) ^ (LANES * u64::from(b' '));
-                i += if other == 0 {
-                    8
-                } else {
-                    (other.trailing_zeros() / 8) as usize
-                };
-                continue;
+        match c {
+            b' ' | b'\t' | b'\r' => i += 1,
+            // Pretty-printed policies indent after each newline: take those spaces eight at
+            // a time.
+            b'\n' => {
+                i += 1;
+                while let Some(chunk) = b.get(i..i + 8) {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    let other = u64::from_le_bytes(word) ^ (LANES * u64::from(b' '));
+                    if other != 0 {
+                        i += (other.trailing_zeros() / 8) as usize;
+                        break;
+                    }
+                    i += 8;
+                }
             }
-        } else if !matches!(c, b'\t' | b'\n' | b'\r') {
-            return i;
+            _ => break,
         }
-        i += 1;
     }
+    i
 }
 
 const LANES: u64 = 0x0101_0101_0101_0101;
@@ -614,5 +616,26 @@ mod tests {
             (e.code, e.path.as_str()),
             (ErrorCode::DuplicateKey, "Effect")
         );
+    }
+
+    #[test]
+    fn whitespace_runs_of_every_shape() {
+        let units: [&[u8]; 6] = [b" ", b"\n", b"\t", b"\r", b"\n        ", b"\r\n    "];
+        for seed in 0..2000usize {
+            let mut b = Vec::new();
+            let mut x = seed;
+            for _ in 0..(seed % 7) {
+                b.extend_from_slice(units[x % units.len()]);
+                x = x / units.len() + seed % 13;
+            }
+            let ws = b.len();
+            b.extend_from_slice(match seed % 4 {
+                0 => b"",
+                1 => b"\"x\"",
+                2 => b"\x0b ",
+                _ => b"\x0c        ",
+            });
+            assert_eq!(skip_ws(&b, 0), ws, "{b:?}");
+        }
     }
 }

@@ -400,23 +400,22 @@ impl<'a> Fast<'a> {
         }
     }
 
+    /// Consumes `n` bytes and the whitespace after them. Every token is consumed this way,
+    /// so the reader always stands on a non-whitespace byte and each gap is skipped once.
     #[inline]
-    fn ws(&mut self) {
-        self.i = json::skip_ws(self.b, self.i);
+    fn bump(&mut self, n: usize) {
+        self.i = json::skip_ws(self.b, self.i + n);
     }
 
-    /// Skips whitespace and returns the next byte without consuming it.
     #[inline]
-    fn peek(&mut self) -> Option<u8> {
-        self.ws();
+    fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
-    /// Skips whitespace and consumes `c`.
     #[inline]
     fn eat(&mut self, c: u8) -> Option<()> {
         if self.peek()? == c {
-            self.i += 1;
+            self.bump(1);
             Some(())
         } else {
             None
@@ -426,16 +425,12 @@ impl<'a> Fast<'a> {
     /// After a member or element: `true` for `,`, `false` for the closing `close`.
     #[inline]
     fn more(&mut self, close: u8) -> Option<bool> {
-        match self.peek()? {
-            b',' => {
-                self.i += 1;
-                Some(true)
-            }
-            c if c == close => {
-                self.i += 1;
-                Some(false)
-            }
-            _ => None,
+        let c = self.peek()?;
+        if c == b',' || c == close {
+            self.bump(1);
+            Some(c == b',')
+        } else {
+            None
         }
     }
 
@@ -444,14 +439,13 @@ impl<'a> Fast<'a> {
     fn open(&mut self, open: u8, close: u8) -> Option<bool> {
         self.eat(open)?;
         if self.peek()? == close {
-            self.i += 1;
+            self.bump(1);
             Some(false)
         } else {
             Some(true)
         }
     }
 
-    /// A string token (whitespace before it skipped).
     #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
         if self.peek()? != b'"' {
@@ -459,11 +453,14 @@ impl<'a> Fast<'a> {
         }
         let start = self.i + 1;
         let end = json::plain_run_end(self.b, start);
-        if self.b.get(end) == Some(&b'"') {
+        let s = if self.b.get(end) == Some(&b'"') {
             self.i = end + 1;
-            return Some(Cow::Borrowed(self.src.get(start..end)?));
-        }
-        json::string_at(self.src, &mut self.i)
+            Cow::Borrowed(self.src.get(start..end)?)
+        } else {
+            json::string_at(self.src, &mut self.i)?
+        };
+        self.bump(0);
+        Some(s)
     }
 
     /// An object key and its colon.
@@ -475,6 +472,7 @@ impl<'a> Fast<'a> {
     }
 
     fn policy(mut self) -> Option<Policy<'a>> {
+        self.bump(0);
         if !self.open(b'{', b'}')? {
             return None;
         }
@@ -502,7 +500,6 @@ impl<'a> Fast<'a> {
                 break;
             }
         }
-        self.ws();
         if self.i != self.b.len() {
             return None;
         }
@@ -650,13 +647,17 @@ impl<'a> Fast<'a> {
     fn scalar(&mut self) -> Option<Cow<'a, str>> {
         match self.peek()? {
             b'"' => self.string(),
-            b'-' | b'0'..=b'9' => Some(Cow::Borrowed(json::number_at(self.src, &mut self.i)?)),
+            b'-' | b'0'..=b'9' => {
+                let n = json::number_at(self.src, &mut self.i)?;
+                self.bump(0);
+                Some(Cow::Borrowed(n))
+            }
             b't' if self.b[self.i..].starts_with(b"true") => {
-                self.i += 4;
+                self.bump(4);
                 Some(Cow::Borrowed("true"))
             }
             b'f' if self.b[self.i..].starts_with(b"false") => {
-                self.i += 5;
+                self.bump(5);
                 Some(Cow::Borrowed("false"))
             }
             _ => None,
