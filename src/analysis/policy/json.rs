@@ -75,6 +75,97 @@ struct Reader<'a> {
     i: usize,
 }
 
+/// Index of the first non-whitespace byte at or after `i` (`b.len()` if none).
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(&c) = b.get(i) {
+        // Most gaps are empty or one space; one compare ends the loop on any token byte.
+        if c > b' ' {
+            break;
+        }
+        match c {
+            b' ' | b'\t' | b'\r' => i += 1,
+            // Pretty-printed policies indent after each newline: take those spaces eight at
+            // a time.
+            b'\n' => {
+                i += 1;
+                while let Some(chunk) = b.get(i..i + 8) {
+                    let mut word = [0u8; 8];
+                    word.copy_from_slice(chunk);
+                    let other = u64::from_le_bytes(word) ^ (LANES * u64::from(b' '));
+                    if other != 0 {
+                        i += (other.trailing_zeros() / 8) as usize;
+                        break;
+                    }
+                    i += 8;
+                }
+            }
+            _ => break,
+        }
+    }
+    i
+}
+
+const LANES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first byte at or after `i` that ends a run of plain string content: a quote,
+/// a backslash or a control byte (`b.len()` if none).
+///
+/// Looks at eight bytes per step (SWAR) because strings are most of a policy's bytes and the
+/// crate forbids `unsafe` SIMD. Each mask may flag false bytes only above a true hit (the
+/// subtraction borrows only out of a matching byte), so the lowest flagged byte is exact.
+#[inline]
+pub(crate) fn plain_run_end(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let q = x ^ (LANES * u64::from(b'"'));
+        let s = x ^ (LANES * u64::from(b'\\'));
+        let hits = ((q.wrapping_sub(LANES) & !q)
+            | (s.wrapping_sub(LANES) & !s)
+            | (x.wrapping_sub(LANES * 0x20) & !x))
+            & HIGH;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Reads the string whose opening quote is at `*i`, leaving `*i` after the closing quote;
+/// `None` on any syntax error (the caller re-parses to report it).
+pub(crate) fn string_at<'a>(src: &'a str, i: &mut usize) -> Option<Cow<'a, str>> {
+    let mut r = Reader {
+        src,
+        b: src.as_bytes(),
+        i: *i,
+    };
+    let s = r.string().ok()?;
+    *i = r.i;
+    Some(s)
+}
+
+/// Reads the number starting at `*i` as its source text; `None` on a syntax error.
+pub(crate) fn number_at<'a>(src: &'a str, i: &mut usize) -> Option<&'a str> {
+    let mut r = Reader {
+        src,
+        b: src.as_bytes(),
+        i: *i,
+    };
+    let n = r.number().ok()?;
+    *i = r.i;
+    Some(n)
+}
+
 /// Parse `src` as one JSON document.
 pub(crate) fn parse(src: &str) -> Result<Json<'_>, PolicyError> {
     let mut r = Reader {
@@ -100,13 +191,7 @@ impl<'a> Reader<'a> {
     }
 
     fn ws(&mut self) {
-        while let Some(&c) = self.b.get(self.i) {
-            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
-                self.i += 1;
-            } else {
-                break;
-            }
-        }
+        self.i = skip_ws(self.b, self.i);
     }
 
     fn document(&mut self) -> Result<Json<'a>, Fail> {
@@ -131,7 +216,7 @@ impl<'a> Reader<'a> {
             Some(b't') => self.literal("true", Json::Bool(true)),
             Some(b'f') => self.literal("false", Json::Bool(false)),
             Some(b'n') => self.literal("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'-' | b'0'..=b'9') => Ok(Json::Num(self.number()?)),
             Some(_) => self.fail(ErrorCode::InvalidJson, "unexpected character"),
         }
     }
@@ -145,7 +230,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Json<'a>, Fail> {
+    fn number(&mut self) -> Result<&'a str, Fail> {
         let start = self.i;
         let b = self.b;
         if b.get(self.i) == Some(&b'-') {
@@ -181,7 +266,7 @@ impl<'a> Reader<'a> {
                 self.i += 1;
             }
         }
-        Ok(Json::Num(&self.src[start..self.i]))
+        Ok(&self.src[start..self.i])
     }
 
     fn hex4(&mut self) -> Result<u32, Fail> {
@@ -204,32 +289,22 @@ impl<'a> Reader<'a> {
         self.i += 1;
         let start = self.i;
         let b = self.b;
-        // Fast path: no escapes.
-        loop {
-            match b.get(self.i) {
-                None => return self.fail(ErrorCode::InvalidJson, "unterminated string"),
-                Some(b'"') => {
-                    let s = &self.src[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(c) if *c < 0x20 => {
-                    return self.fail(ErrorCode::InvalidJson, "control character in string");
-                }
-                Some(_) => self.i += 1,
+        self.i = plain_run_end(b, start);
+        match b.get(self.i) {
+            None => return self.fail(ErrorCode::InvalidJson, "unterminated string"),
+            Some(b'"') => {
+                let s = &self.src[start..self.i];
+                self.i += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return self.fail(ErrorCode::InvalidJson, "control character in string"),
         }
         let mut out = String::with_capacity(self.i - start + 16);
         out.push_str(&self.src[start..self.i]);
         loop {
             let run = self.i;
-            while let Some(&c) = b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = plain_run_end(b, run);
             out.push_str(&self.src[run..self.i]);
             match b.get(self.i) {
                 None => return self.fail(ErrorCode::InvalidJson, "unterminated string"),
@@ -454,5 +529,113 @@ mod tests {
         assert_eq!(err(&s).code, ErrorCode::TooDeep);
         let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
         assert!(parse(&ok).is_ok());
+    }
+
+    /// The byte-at-a-time definition the chunked scan must agree with.
+    fn plain_run_end_slow(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && !(b[i] == b'"' || b[i] == b'\\' || b[i] < 0x20) {
+            i += 1;
+        }
+        i
+    }
+
+    #[test]
+    fn chunked_scan_finds_the_first_stop_byte_anywhere() {
+        // Every stop byte at every offset of a 24-byte run, with bytes around it that could
+        // disturb the lane arithmetic (0x21 next to the 0x20 boundary, 0x7f/0x80, 0xff, 0x01
+        // next to a borrow, 0x5b/0x5d next to the backslash) in front and behind.
+        let fillers: [u8; 8] = [b'a', 0x21, 0x7f, 0x80, 0xff, 0x01, b'[', b']'];
+        for stop in [b'"', b'\\', 0x00, 0x01, 0x1f] {
+            for len in 0..24 {
+                for &fill in &fillers {
+                    for start in 0..3 {
+                        let mut b = vec![fill; len];
+                        b.push(stop);
+                        b.extend_from_slice(&[fill, stop, b'"']);
+                        let want = plain_run_end_slow(&b, start.min(b.len()));
+                        assert_eq!(
+                            plain_run_end(&b, start.min(b.len())),
+                            want,
+                            "stop {stop:#x} fill {fill:#x} len {len} start {start}"
+                        );
+                    }
+                }
+            }
+        }
+        // Only stops after the start count, and a run without stops ends at the input's end.
+        let b = b"\"abcdefghijklmnopqrstuvwxyz";
+        assert_eq!(plain_run_end(b, 1), b.len());
+        assert_eq!(plain_run_end(b, 0), 0);
+        assert_eq!(plain_run_end(b, b.len()), b.len());
+    }
+
+    #[test]
+    fn escapes_and_controls_at_every_chunk_offset() {
+        for pad in 0..20 {
+            let p = "x".repeat(pad);
+            for (esc, want) in [
+                (r"\n", "\n"),
+                (r"\\", "\\"),
+                (r#"\""#, "\""),
+                (r"\u0065", "e"),
+                (r"\ud83d\ude00", "\u{1F600}"),
+                (r"\u00e9", "\u{e9}"),
+            ] {
+                let text = format!(r#"["{p}{esc}{p}é{p}"]"#);
+                let Json::Arr(items) = parse(&text).unwrap() else {
+                    panic!()
+                };
+                assert_eq!(items[0], Json::Str(Cow::Owned(format!("{p}{want}{p}é{p}"))));
+            }
+            for ctl in ['\u{0}', '\u{1}', '\n', '\t', '\u{1f}'] {
+                let text = format!(r#"["{p}{ctl}{p}"]"#);
+                assert_eq!(err(&text).code, ErrorCode::InvalidJson, "{text:?}");
+                let text = format!(r#"["{p}\n{p}{ctl}"]"#);
+                assert_eq!(err(&text).code, ErrorCode::InvalidJson, "{text:?}");
+            }
+            // A string cut off at any offset, with or without a trailing backslash.
+            assert_eq!(err(&format!(r#"["{p}"#)).code, ErrorCode::InvalidJson);
+            assert_eq!(err(&format!(r#"["{p}\"#)).code, ErrorCode::InvalidJson);
+            // Plain strings still borrow.
+            let text = format!(r#"["{p}é{p}"]"#);
+            let Json::Arr(items) = parse(&text).unwrap() else {
+                panic!()
+            };
+            assert!(matches!(items[0], Json::Str(Cow::Borrowed(_))));
+        }
+        // High surrogate followed by something other than a low one.
+        for bad in [r#"["\ud83d\u0041"]"#, r#"["\ud83dx"]"#, r#"["\ude00"]"#] {
+            assert_eq!(err(bad).code, ErrorCode::InvalidJson, "{bad}");
+        }
+    }
+
+    #[test]
+    fn escaped_duplicate_keys_are_duplicates() {
+        let e = err(r#"{"Effect":"Allow","Eff\u0065ct":"Deny"}"#);
+        assert_eq!(
+            (e.code, e.path.as_str()),
+            (ErrorCode::DuplicateKey, "Effect")
+        );
+    }
+
+    #[test]
+    fn whitespace_runs_of_every_shape() {
+        let units: [&[u8]; 6] = [b" ", b"\n", b"\t", b"\r", b"\n        ", b"\r\n    "];
+        for seed in 0..2000usize {
+            let mut b = Vec::new();
+            let mut x = seed;
+            for _ in 0..(seed % 7) {
+                b.extend_from_slice(units[x % units.len()]);
+                x = x / units.len() + seed % 13;
+            }
+            let ws = b.len();
+            b.extend_from_slice(match seed % 4 {
+                0 => b"",
+                1 => b"\"x\"",
+                2 => b"\x0b ",
+                _ => b"\x0c        ",
+            });
+            assert_eq!(skip_ws(&b, 0), ws, "{b:?}");
+        }
     }
 }

@@ -100,39 +100,6 @@ pub enum BaseOp {
     Null,
 }
 
-const OPS: [(&str, BaseOp); 27] = [
-    ("StringEquals", BaseOp::StringEquals),
-    ("StringNotEquals", BaseOp::StringNotEquals),
-    ("StringEqualsIgnoreCase", BaseOp::StringEqualsIgnoreCase),
-    (
-        "StringNotEqualsIgnoreCase",
-        BaseOp::StringNotEqualsIgnoreCase,
-    ),
-    ("StringLike", BaseOp::StringLike),
-    ("StringNotLike", BaseOp::StringNotLike),
-    ("NumericEquals", BaseOp::NumericEquals),
-    ("NumericNotEquals", BaseOp::NumericNotEquals),
-    ("NumericLessThan", BaseOp::NumericLessThan),
-    ("NumericLessThanEquals", BaseOp::NumericLessThanEquals),
-    ("NumericGreaterThan", BaseOp::NumericGreaterThan),
-    ("NumericGreaterThanEquals", BaseOp::NumericGreaterThanEquals),
-    ("DateEquals", BaseOp::DateEquals),
-    ("DateNotEquals", BaseOp::DateNotEquals),
-    ("DateLessThan", BaseOp::DateLessThan),
-    ("DateLessThanEquals", BaseOp::DateLessThanEquals),
-    ("DateGreaterThan", BaseOp::DateGreaterThan),
-    ("DateGreaterThanEquals", BaseOp::DateGreaterThanEquals),
-    ("Bool", BaseOp::Bool),
-    ("BinaryEquals", BaseOp::BinaryEquals),
-    ("IpAddress", BaseOp::IpAddress),
-    ("NotIpAddress", BaseOp::NotIpAddress),
-    ("ArnEquals", BaseOp::ArnEquals),
-    ("ArnLike", BaseOp::ArnLike),
-    ("ArnNotEquals", BaseOp::ArnNotEquals),
-    ("ArnNotLike", BaseOp::ArnNotLike),
-    ("Null", BaseOp::Null),
-];
-
 impl BaseOp {
     /// Negated operators are true when the key is missing (spec §5.1).
     pub fn negated(self) -> bool {
@@ -177,7 +144,36 @@ pub fn parse_operator(name: &str) -> Option<Operator> {
         Some(b) => (true, b),
         None => (false, rest),
     };
-    let base = OPS.iter().find(|(n, _)| *n == base).map(|(_, op)| *op)?;
+    let base = match base {
+        "StringEquals" => BaseOp::StringEquals,
+        "StringNotEquals" => BaseOp::StringNotEquals,
+        "StringEqualsIgnoreCase" => BaseOp::StringEqualsIgnoreCase,
+        "StringNotEqualsIgnoreCase" => BaseOp::StringNotEqualsIgnoreCase,
+        "StringLike" => BaseOp::StringLike,
+        "StringNotLike" => BaseOp::StringNotLike,
+        "NumericEquals" => BaseOp::NumericEquals,
+        "NumericNotEquals" => BaseOp::NumericNotEquals,
+        "NumericLessThan" => BaseOp::NumericLessThan,
+        "NumericLessThanEquals" => BaseOp::NumericLessThanEquals,
+        "NumericGreaterThan" => BaseOp::NumericGreaterThan,
+        "NumericGreaterThanEquals" => BaseOp::NumericGreaterThanEquals,
+        "DateEquals" => BaseOp::DateEquals,
+        "DateNotEquals" => BaseOp::DateNotEquals,
+        "DateLessThan" => BaseOp::DateLessThan,
+        "DateLessThanEquals" => BaseOp::DateLessThanEquals,
+        "DateGreaterThan" => BaseOp::DateGreaterThan,
+        "DateGreaterThanEquals" => BaseOp::DateGreaterThanEquals,
+        "Bool" => BaseOp::Bool,
+        "BinaryEquals" => BaseOp::BinaryEquals,
+        "IpAddress" => BaseOp::IpAddress,
+        "NotIpAddress" => BaseOp::NotIpAddress,
+        "ArnEquals" => BaseOp::ArnEquals,
+        "ArnLike" => BaseOp::ArnLike,
+        "ArnNotEquals" => BaseOp::ArnNotEquals,
+        "ArnNotLike" => BaseOp::ArnNotLike,
+        "Null" => BaseOp::Null,
+        _ => return None,
+    };
     if if_exists && base == BaseOp::Null {
         return None;
     }
@@ -279,6 +275,16 @@ pub fn parse(text: &str) -> Result<Policy<'_>, PolicyError> {
             ),
         ));
     }
+    match Fast::new(text).policy() {
+        Some(policy) => Ok(policy),
+        None => tree(text),
+    }
+}
+
+/// The reference path: the whole document as a [`Json`] tree, then the grammar over it.
+/// Its checks run in a fixed order, which is what decides the error reported for a policy
+/// with several problems.
+fn tree(text: &str) -> Result<Policy<'_>, PolicyError> {
     let root = json::parse(text)?;
     let Json::Obj(members) = root else {
         return Err(err(
@@ -364,6 +370,358 @@ pub fn parse(text: &str) -> Result<Policy<'_>, PolicyError> {
         statements,
         single,
     })
+}
+
+/// Single-pass parser for the common case: a valid policy, read straight into [`Policy`]
+/// without the intermediate [`Json`] tree, its allocations or a second walk.
+///
+/// It accepts exactly what the tree path accepts and builds the same `Policy`, but gives up
+/// (`None`) at the first thing it does not like, and `parse` then runs the tree path on the
+/// same text. That keeps every error's code, path and precedence (JSON errors before
+/// grammar errors, member checks before required-element checks, ...) in one place instead
+/// of re-deriving that order here. Nesting is bounded by the grammar (at most 6 levels), so
+/// the depth cap can never be what rejects a policy this path accepts.
+struct Fast<'a> {
+    src: &'a str,
+    b: &'a [u8],
+    i: usize,
+}
+
+/// Most condition blocks have one or two keys; past this many, duplicate detection by
+/// linear scan would go quadratic, so the tree path (which switches to a hash set) takes over.
+const FAST_MAX_BLOCK_KEYS: usize = 16;
+
+impl<'a> Fast<'a> {
+    fn new(src: &'a str) -> Self {
+        Fast {
+            src,
+            b: src.as_bytes(),
+            i: 0,
+        }
+    }
+
+    /// Consumes `n` bytes and the whitespace after them. Every token is consumed this way,
+    /// so the reader always stands on a non-whitespace byte and each gap is skipped once.
+    #[inline]
+    fn bump(&mut self, n: usize) {
+        self.i = json::skip_ws(self.b, self.i + n);
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        if self.peek()? == c {
+            self.bump(1);
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// After a member or element: `true` for `,`, `false` for the closing `close`.
+    #[inline]
+    fn more(&mut self, close: u8) -> Option<bool> {
+        let c = self.peek()?;
+        if c == b',' || c == close {
+            self.bump(1);
+            Some(c == b',')
+        } else {
+            None
+        }
+    }
+
+    /// Consumes `open`; `Some(false)` (and consumes `close`) if the container is empty.
+    #[inline]
+    fn open(&mut self, open: u8, close: u8) -> Option<bool> {
+        self.eat(open)?;
+        if self.peek()? == close {
+            self.bump(1);
+            Some(false)
+        } else {
+            Some(true)
+        }
+    }
+
+    #[inline]
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        let end = json::plain_run_end(self.b, start);
+        let s = if self.b.get(end) == Some(&b'"') {
+            self.i = end + 1;
+            Cow::Borrowed(self.src.get(start..end)?)
+        } else {
+            json::string_at(self.src, &mut self.i)?
+        };
+        self.bump(0);
+        Some(s)
+    }
+
+    /// An object key and its colon.
+    #[inline]
+    fn key(&mut self) -> Option<Cow<'a, str>> {
+        let k = self.string()?;
+        self.eat(b':')?;
+        Some(k)
+    }
+
+    fn policy(mut self) -> Option<Policy<'a>> {
+        self.bump(0);
+        if !self.open(b'{', b'}')? {
+            return None;
+        }
+        let mut version = None;
+        let mut id = false;
+        let mut found = None;
+        loop {
+            let k = self.key()?;
+            match &*k {
+                "Version" if version.is_none() => {
+                    version = Some(match &*self.string()? {
+                        "2012-10-17" => Version::V2012,
+                        "2008-10-17" => Version::V2008,
+                        _ => return None,
+                    });
+                }
+                "Id" if !id => {
+                    self.string()?;
+                    id = true;
+                }
+                "Statement" if found.is_none() => found = Some(self.statements()?),
+                _ => return None,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        if self.i != self.b.len() {
+            return None;
+        }
+        let (single, statements) = found?;
+        Some(Policy {
+            version: version.unwrap_or(Version::V2008),
+            statements,
+            single,
+        })
+    }
+
+    fn statements(&mut self) -> Option<(bool, Vec<Statement<'a>>)> {
+        match self.peek()? {
+            b'{' => Some((true, vec![self.statement()?])),
+            b'[' => {
+                if !self.open(b'[', b']')? {
+                    return None;
+                }
+                let mut out = Vec::with_capacity(4);
+                loop {
+                    out.push(self.statement()?);
+                    if !self.more(b']')? {
+                        return Some((false, out));
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn statement(&mut self) -> Option<Statement<'a>> {
+        if !self.open(b'{', b'}')? {
+            return None;
+        }
+        let mut sid = None;
+        let mut allow = None;
+        let mut principal = None;
+        let mut action = None;
+        let mut resources = None;
+        let mut conditions = None;
+        loop {
+            let k = self.key()?;
+            match &*k {
+                "Sid" if sid.is_none() => sid = Some(self.string()?),
+                "Effect" if allow.is_none() => {
+                    allow = Some(match &*self.string()? {
+                        "Allow" => true,
+                        "Deny" => false,
+                        _ => return None,
+                    });
+                }
+                "Principal" | "NotPrincipal" if principal.is_none() => {
+                    principal = Some((k.len() != 9, self.principal()?));
+                }
+                "Action" | "NotAction" if action.is_none() => {
+                    action = Some((k.len() != 6, self.strings()?));
+                }
+                "Resource" | "NotResource" if resources.is_none() => {
+                    resources = Some((k.len() != 8, self.strings()?));
+                }
+                "Condition" if conditions.is_none() => conditions = Some(self.conditions()?),
+                _ => return None,
+            }
+            if !self.more(b'}')? {
+                break;
+            }
+        }
+        let (not_principal, principal) = principal?;
+        let (not_action, actions) = action?;
+        Some(Statement {
+            sid,
+            allow: allow?,
+            not_principal,
+            principal,
+            not_action,
+            actions,
+            resources,
+            conditions: conditions.unwrap_or_default(),
+        })
+    }
+
+    /// A string or a non-empty array of strings.
+    fn strings(&mut self) -> Option<Vec<Cow<'a, str>>> {
+        // Exact for a lone string; room for a typical action list otherwise, so that the
+        // common cases allocate once and never grow.
+        let mut out = Vec::with_capacity(if self.peek()? == b'"' { 1 } else { 8 });
+        self.strings_into(&mut out, |s| s)?;
+        Some(out)
+    }
+
+    fn strings_into<T>(
+        &mut self,
+        out: &mut Vec<T>,
+        wrap: impl Fn(Cow<'a, str>) -> T,
+    ) -> Option<()> {
+        if self.peek()? != b'[' {
+            out.push(wrap(self.string()?));
+            return Some(());
+        }
+        if !self.open(b'[', b']')? {
+            return None;
+        }
+        loop {
+            out.push(wrap(self.string()?));
+            if !self.more(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    fn principal(&mut self) -> Option<Principal<'a>> {
+        if self.peek()? == b'"' {
+            return if self.string()? == "*" {
+                Some(Principal::Star)
+            } else {
+                None
+            };
+        }
+        if !self.open(b'{', b'}')? {
+            return None;
+        }
+        let mut out = Vec::with_capacity(4);
+        let mut seen = 0u8;
+        loop {
+            let t = match &*self.key()? {
+                "AWS" => PrincipalType::Aws,
+                "Service" => PrincipalType::Service,
+                "Federated" => PrincipalType::Federated,
+                "CanonicalUser" => PrincipalType::CanonicalUser,
+                _ => return None,
+            };
+            let bit = 1u8 << (t as u8);
+            if seen & bit != 0 {
+                return None;
+            }
+            seen |= bit;
+            self.strings_into(&mut out, |s| (t, s))?;
+            if !self.more(b'}')? {
+                return Some(Principal::Map(out));
+            }
+        }
+    }
+
+    /// A condition value: string, number or boolean, as text.
+    fn scalar(&mut self) -> Option<Cow<'a, str>> {
+        match self.peek()? {
+            b'"' => self.string(),
+            b'-' | b'0'..=b'9' => {
+                let n = json::number_at(self.src, &mut self.i)?;
+                self.bump(0);
+                Some(Cow::Borrowed(n))
+            }
+            b't' if self.b[self.i..].starts_with(b"true") => {
+                self.bump(4);
+                Some(Cow::Borrowed("true"))
+            }
+            b'f' if self.b[self.i..].starts_with(b"false") => {
+                self.bump(5);
+                Some(Cow::Borrowed("false"))
+            }
+            _ => None,
+        }
+    }
+
+    fn conditions(&mut self) -> Option<Vec<Clause<'a>>> {
+        if !self.open(b'{', b'}')? {
+            return Some(Vec::new());
+        }
+        let mut out = Vec::with_capacity(4);
+        // Operator names map one-to-one onto `Operator` values, so a set of those finds a
+        // repeated (after unescaping) operator key without keeping the names.
+        let mut seen_ops = [0u64; 3];
+        loop {
+            let op_name = self.key()?;
+            let op = parse_operator(&op_name)?;
+            let slot = (op.base as usize) * 6 + (op.quant as usize) * 2 + usize::from(op.if_exists);
+            let bit = 1u64 << (slot % 64);
+            if seen_ops[slot / 64] & bit != 0 {
+                return None;
+            }
+            seen_ops[slot / 64] |= bit;
+            if self.open(b'{', b'}')? {
+                let first = out.len();
+                loop {
+                    let key = self.key()?;
+                    if key.is_empty()
+                        || out.len() - first >= FAST_MAX_BLOCK_KEYS
+                        || out[first..].iter().any(|c: &Clause<'_>| c.key == key)
+                    {
+                        return None;
+                    }
+                    let values = if self.peek()? == b'[' {
+                        let mut values = Vec::new();
+                        if self.open(b'[', b']')? {
+                            values.reserve(4);
+                            loop {
+                                values.push(self.scalar()?);
+                                if !self.more(b']')? {
+                                    break;
+                                }
+                            }
+                        }
+                        values
+                    } else {
+                        vec![self.scalar()?]
+                    };
+                    out.push(Clause {
+                        op_name: op_name.clone(),
+                        op,
+                        key,
+                        values,
+                    });
+                    if !self.more(b'}')? {
+                        break;
+                    }
+                }
+            }
+            if !self.more(b'}')? {
+                return Some(out);
+            }
+        }
+    }
 }
 
 fn strings<'a>(
@@ -899,5 +1257,168 @@ mod tests {
         assert_eq!(s.conditions[1].values, vec!["true"]);
         assert!(s.conditions[2].values.is_empty());
         assert_eq!(s.conditions.len(), 3);
+    }
+
+    /// Valid policies covering every element form the single-pass parser reads.
+    fn corpus() -> Vec<String> {
+        let mut v: Vec<String> = vec![
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"OrgPull","Effect":"Allow","Principal":"*","Action":["ecr:BatchGetImage","ecr:GetDownloadUrlForLayer"],"Condition":{"StringEquals":{"aws:PrincipalOrgID":"o-trusted123"}}},{"Sid":"DenyInsecure","Effect":"Deny","Principal":"*","Action":"ecr:*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#.into(),
+            "{\n  \"Version\" : \"2012-10-17\",\n  \"Statement\" : [ {\n    \"Sid\" : \"PartnerPush\",\n    \"Effect\" : \"Allow\",\n    \"Principal\" : {\n      \"AWS\" : [ \"arn:aws:iam::333333333333:role/ci\", \"arn:aws:iam::222222222222:root\" ]\n    },\n    \"Action\" : [ \"ecr:PutImage\", \"ecr:UploadLayerPart\" ],\n    \"Condition\" : {\n      \"IpAddress\" : {\n        \"aws:SourceIp\" : [ \"203.0.113.0/24\", \"198.51.100.0/24\" ]\n      }\n    }\n  } ]\n}\n".into(),
+            r#"{"Id":"x","Statement":{"Effect":"Deny","NotPrincipal":{"AWS":"111111111111","Service":["a.amazonaws.com"],"Federated":"f","CanonicalUser":["c","d"]},"NotAction":"ecr:Get*","NotResource":["arn:aws:ecr:*:*:repository/x"]}}"#.into(),
+            r#"{"Version":"2008-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":["*"]},"Action":"*","Resource":"*","Condition":{"NumericLessThan":{"a:n":[-1.5e3,0,12]},"Bool":{"aws:SecureTransport":true,"b":[false,"x"]},"ForAllValues:StringLikeIfExists":{"k":[]},"Null":{},"ForAnyValue:ArnNotLike":{"k1":"v","k2":["v"],"K1":"w"}}},{"Effect":"Deny","Principal":"*","Action":[ "a" ],"Condition":{}}]}"#.into(),
+            "\t\r\n {\"Statement\":{\"Effect\":\"Allow\",\"Principal\":\"\\u002a\",\"Action\":\"ecr:\\u0042atch*\",\"Sid\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\"}} \n".into(),
+            r#"{"Statement":[{"Eff\u0065ct":"Allow","Principal":{"AWS":"\u0031"},"Action":"ecr:Put*","Condition":{"String\u0045quals":{"aws:PrincipalAccount":["1","2"]}}}]}"#.into(),
+        ];
+        // Long strings and values crossing the eight-byte scan steps.
+        let long = "arn:aws:iam::123456789012:role/".to_string() + &"r".repeat(300);
+        v.push(format!(
+            r#"{{"Statement":{{"Effect":"Allow","Principal":{{"AWS":"{long}"}},"Action":"*","Condition":{{"StringLike":{{"aws:userid":"{long}\u002a"}}}}}}}}"#
+        ));
+        v
+    }
+
+    fn outcome(r: &Result<Policy<'_>, PolicyError>) -> String {
+        format!("{r:?}")
+    }
+
+    /// The single-pass parser either declines or agrees with the tree path, on valid
+    /// policies and on every one-byte edit of them (most of which are errors).
+    #[test]
+    fn single_pass_agrees_with_the_tree_path() {
+        let edits: &[&[u8]] = &[
+            b"", b"\"", b"\\", b" ", b"}", b"]", b",", b"1", b"x", b"{", b"[",
+        ];
+        let mut accepted = 0;
+        for text in corpus() {
+            let fast = Fast::new(&text)
+                .policy()
+                .expect("a valid policy is read in one pass");
+            assert_eq!(outcome(&Ok(fast)), outcome(&tree(&text)), "{text}");
+            let b = text.as_bytes();
+            for at in 0..b.len() {
+                for edit in edits {
+                    for keep in [0, 1] {
+                        // Replace (keep = 0) or insert before (keep = 1) the byte at `at`.
+                        let mut m = b[..at].to_vec();
+                        m.extend_from_slice(edit);
+                        m.extend_from_slice(&b[at + 1 - keep..]);
+                        let Ok(m) = String::from_utf8(m) else {
+                            continue;
+                        };
+                        let want = tree(&m);
+                        if let Some(p) = Fast::new(&m).policy() {
+                            accepted += 1;
+                            assert!(want.is_ok(), "accepted {m:?}: {want:?}");
+                            assert_eq!(outcome(&Ok(p)), outcome(&want), "{m:?}");
+                        }
+                        assert_eq!(outcome(&parse(&m)), outcome(&want), "{m:?}");
+                    }
+                }
+            }
+        }
+        assert!(accepted > 1000, "{accepted}");
+    }
+
+    #[test]
+    fn single_pass_declines_what_it_cannot_check_cheaply() {
+        // A condition block with more keys than the linear duplicate scan handles is left to
+        // the tree path, duplicate or not.
+        let block = |n: usize, dup: bool| {
+            let mut keys: Vec<String> = (0..n).map(|i| format!(r#""k{i}":"v""#)).collect();
+            if dup {
+                keys.push(r#""k3":"w""#.into());
+            }
+            format!(
+                r#"{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"*","Condition":{{"StringEquals":{{{}}}}}}}}}"#,
+                keys.join(",")
+            )
+        };
+        assert!(
+            Fast::new(&block(FAST_MAX_BLOCK_KEYS, false))
+                .policy()
+                .is_some()
+        );
+        assert!(
+            Fast::new(&block(FAST_MAX_BLOCK_KEYS + 1, false))
+                .policy()
+                .is_none()
+        );
+        assert_eq!(
+            parse(&block(40, false)).unwrap().statements[0]
+                .conditions
+                .len(),
+            40
+        );
+        assert_eq!(code_path(&block(40, true)).0, ErrorCode::DuplicateKey);
+        assert_eq!(code_path(&block(5, true)).0, ErrorCode::DuplicateKey);
+        // Repeated elements after unescaping, at each level.
+        for (text, path) in [
+            (
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*"},"St\u0061tement":[]}"#,
+                "Statement",
+            ),
+            (
+                r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"*"},"\u0056ersion":"2012-10-17"}"#,
+                "Version",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Eff\u0065ct":"Allow","Principal":"*","Action":"*"}}"#,
+                "Statement.Effect",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"1","\u0041WS":"2"},"Action":"*"}}"#,
+                "Statement.Principal.AWS",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"Bool":{"a":"true"},"B\u006fol":{}}}}"#,
+                "Statement.Condition.Bool",
+            ),
+            (
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"Bool":{"a":"true","\u0061":"false"}}}}"#,
+                "Statement.Condition.Bool.a",
+            ),
+        ] {
+            assert!(Fast::new(text).policy().is_none(), "{text}");
+            assert_eq!(
+                code_path(text),
+                (ErrorCode::DuplicateKey, path.to_string()),
+                "{text}"
+            );
+        }
+        // Different keys that only differ in case are not duplicates.
+        let text = r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"Bool":{"a":"true","A":"false"}}}}"#;
+        assert_eq!(
+            Fast::new(text).policy().unwrap().statements[0]
+                .conditions
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn deep_and_large_inputs_fail_cleanly() {
+        for deep in [
+            "[".repeat(5000) + &"]".repeat(5000),
+            "{\"a\":".repeat(5000) + "1" + &"}".repeat(5000),
+            r#"{"Statement":"#.to_string() + &"[".repeat(5000) + &"]".repeat(5000) + "}",
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"Bool":{"a":"#.to_string()
+                + &"[".repeat(5000)
+                + &"]".repeat(5000)
+                + "}}}}",
+        ] {
+            assert_eq!(code_path(&deep).0, ErrorCode::TooDeep);
+        }
+        let big = format!(
+            r#"{{"Statement":{OK_STMT},"Id":"{}"}}"#,
+            "x".repeat(1024 * 1024)
+        );
+        assert_eq!(code_path(&big), (ErrorCode::TooLarge, String::new()));
+        // Just under the cap is still parsed, in one pass.
+        let fits = format!(
+            r#"{{"Statement":{OK_STMT},"Id":"{}"}}"#,
+            "x".repeat(MAX_POLICY_BYTES - 100)
+        );
+        assert!(fits.len() <= MAX_POLICY_BYTES);
+        assert!(Fast::new(&fits).policy().is_some());
     }
 }
