@@ -4,6 +4,13 @@
 //! Effect, exactly-one rules, Principal forms, Action/Resource shapes and the Condition
 //! operator grammar. Every error names the offending element by path: `Statement` when the
 //! policy has a single statement object, `Statement[i]` when `Statement` is an array.
+//!
+//! Two readers share this grammar: a single pass that builds [`Policy`] straight from the
+//! text (the hot path: valid policies, read once per scan) and the JSON-tree path, which also
+//! reports every error. The single pass declines anything it does not accept and the tree path
+//! rereads the text, so errors are produced in one place only. A grammar change must be made
+//! in both; `single_pass_agrees_with_the_tree_path` compares them on the test policies and on
+//! every one-byte edit of them.
 
 use std::borrow::Cow;
 
