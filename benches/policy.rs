@@ -1,8 +1,8 @@
 //! Policy engine throughput: verdicts per second for small, typical and large policies, each
 //! beside `serde_json::from_str::<Value>` on the same bytes (the parse floor). Issue 2 targets
-//! >= 350,000 typical verdicts/s on one core and within 5x of the floor. "Typical" comes in
-//! three forms: four statements as ECR returns them (pretty-printed), the same minified, and
-//! a compact two-statement policy.
+//! at least 350,000 typical verdicts/s on one core and within 5x of the floor. "Typical" comes
+//! in three forms: four statements as ECR returns them (pretty-printed), the same minified,
+//! and a compact two-statement policy.
 //!
 //! Run: `cargo bench --bench policy -- --warm-up-time 1 --measurement-time 3`.
 //!
