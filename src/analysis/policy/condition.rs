@@ -160,14 +160,29 @@ pub struct CClause<'a> {
 /// names) costs a binary search per probe instead of a scan of the whole list.
 #[derive(Debug, Clone)]
 pub struct AccountIndex<'a> {
-    /// (account, value index), sorted by account.
-    pinned: Vec<(&'a str, u32)>,
+    /// (12-digit account as a number, value index), sorted: probes compare integers, not
+    /// strings, in the binary search they make for every evaluation.
+    pinned: Vec<(u64, u32)>,
+    /// Values fixing an account text that is no 12-digit id sit in neither list: they can
+    /// match only a request whose account is that same text, and such a request (never a
+    /// probe's) is answered by a full scan.
     /// Values that do not fix an account: always checked.
     loose: Vec<u32>,
+    _values: std::marker::PhantomData<&'a str>,
 }
 
 /// Value lists shorter than this are scanned: the index would not pay for itself.
 const INDEX_MIN_VALUES: usize = 16;
+
+/// A 12-digit account id as a number (ids keep their leading zeros apart: all are 12 long).
+fn account_number(s: &str) -> Option<u64> {
+    if s.len() != 12 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
+}
 
 fn has_wildcard(s: &str) -> bool {
     s.bytes().any(|b| b == b'*' || b == b'?')
@@ -228,22 +243,34 @@ impl<'a> AccountIndex<'a> {
         let mut loose = Vec::new();
         for (i, v) in vals.iter().enumerate() {
             match pinned_account(key, v) {
-                Some(a) => pinned.push((a, i as u32)),
+                Some(a) => {
+                    if let Some(n) = account_number(a) {
+                        pinned.push((n, i as u32));
+                    }
+                }
                 None => loose.push(i as u32),
             }
         }
         pinned.sort_unstable();
-        Some(AccountIndex { pinned, loose })
+        Some(AccountIndex {
+            pinned,
+            loose,
+            _values: std::marker::PhantomData,
+        })
     }
 
-    /// Indices of the values a request value in `account` can match.
-    fn candidates(&self, account: &str) -> impl Iterator<Item = usize> + '_ {
-        let lo = self.pinned.partition_point(|(a, _)| *a < account);
-        let hi = self.pinned.partition_point(|(a, _)| *a <= account);
-        self.loose
-            .iter()
-            .chain(self.pinned[lo..hi].iter().map(|(_, i)| i))
-            .map(|i| *i as usize)
+    /// Indices of the values a request value in `account` can match; `None` when the
+    /// account is no 12-digit id (then every value must be tried).
+    fn candidates(&self, account: &str) -> Option<impl Iterator<Item = usize> + '_> {
+        let n = account_number(account)?;
+        let lo = self.pinned.partition_point(|(a, _)| *a < n);
+        let hi = self.pinned.partition_point(|(a, _)| *a <= n);
+        Some(
+            self.loose
+                .iter()
+                .chain(self.pinned[lo..hi].iter().map(|(_, i)| i))
+                .map(|i| *i as usize),
+        )
     }
 }
 
@@ -395,9 +422,7 @@ impl<'a> CClause<'a> {
                     group += unit(ix.pinned[k].1 as usize);
                     k += 1;
                 }
-                if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) {
-                    widest = widest.max(group);
-                }
+                widest = widest.max(group);
             }
             return 1 + ix.pinned.len().max(1).ilog2() as usize + loose + widest;
         }
@@ -497,9 +522,14 @@ impl<'a> CClause<'a> {
                 Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => Some(s),
                 _ => req.map(|r| r[4]),
             };
-            match (&self.index, account) {
-                (Some(ix), Some(a)) => ix.candidates(a).any(|i| one(&self.vals[i])),
-                _ => self.vals.iter().any(one),
+            match self
+                .index
+                .as_ref()
+                .zip(account)
+                .and_then(|(ix, a)| ix.candidates(a))
+            {
+                Some(mut c) => c.any(|i| one(&self.vals[i])),
+                None => self.vals.iter().any(one),
             }
         };
         if self.base.negated() { !m } else { m }
