@@ -883,14 +883,7 @@ impl IdentityPlan<'_, '_> {
             if !glob::matches(parts[4].as_bytes(), a.as_bytes()) {
                 continue;
             }
-            let arn = glob::instantiate(
-                &format!(
-                    "{}:{}:{}:{}:{a}:{}",
-                    parts[0], parts[1], parts[2], parts[3], parts[5]
-                ),
-                "x",
-                'x',
-            );
+            let arn = instantiate_in_account(parts, a);
             let mark = text.mark();
             let id = ident_for_arn(text, &arn, self.role_id, self.user_id);
             self.add(text, out, first, mark, id);
@@ -1311,14 +1304,7 @@ impl<'a> Evaluation<'a> {
                     break;
                 }
                 if let Some(parts) = principal::arn_parts(p) {
-                    let s = glob::instantiate(
-                        &format!(
-                            "{}:{}:{}:{}:{a}:{}",
-                            parts[0], parts[1], parts[2], parts[3], parts[5]
-                        ),
-                        "x",
-                        'x',
-                    );
+                    let s = instantiate_in_account(&parts, a);
                     if !src_arns[first..].iter().any(|x| text.get(*x) == s) {
                         src_arns.push(text.put(&[&s]));
                     }
@@ -2314,6 +2300,16 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
         return Some(out);
     }
     None
+}
+
+/// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
+/// probe of that account can carry.
+fn instantiate_in_account(parts: &[&str; 6], a: &str) -> String {
+    let moved = format!(
+        "{}:{}:{}:{}:{a}:{}",
+        parts[0], parts[1], parts[2], parts[3], parts[5]
+    );
+    glob::instantiate(&moved, "x", 'x')
 }
 
 /// The identity a principal ARN written in the policy stands for; its strings go to `text`.
