@@ -803,17 +803,34 @@ struct IdentityPlan<'h, 'a> {
 }
 
 impl IdentityPlan<'_, '_> {
-    /// Keeps `id` unless the account has enough identities or an equal one; otherwise
-    /// rolls the text back to `mark`, where `id`'s strings begin.
-    fn add(&self, text: &mut Text, out: &mut Vec<Ident>, first: usize, mark: u32, id: Ident) {
-        let n = out.len() - first;
+    /// Builds an identity into `text` and keeps it unless the account has enough
+    /// identities or an equal one; otherwise its strings are rolled back.
+    fn add(
+        &self,
+        text: &mut Text,
+        out: &mut Vec<Ident>,
+        first: usize,
+        build: impl FnOnce(&mut Text) -> Ident,
+    ) {
+        let mark = text.mark();
+        let id = build(text);
         let dup = out[first..].iter().any(|x| {
             text.get(x.arn) == text.get(id.arn) && text.get(x.userid) == text.get(id.userid)
         });
-        if n < MAX_IDENTS_PER_ACCOUNT && !dup {
+        if out.len() - first < MAX_IDENTS_PER_ACCOUNT && !dup {
             out.push(id);
         } else {
             text.rollback(mark);
+        }
+    }
+
+    /// Role `x` of account `a` in session `session`.
+    fn role_session(&self, text: &mut Text, a: &str, session: &str) -> Ident {
+        Ident {
+            arn: text.put(&["arn:aws:iam::", a, ":role/x"]),
+            sts: Some(text.put(&["arn:aws:sts::", a, ":assumed-role/x/", session])),
+            userid: text.put(&[self.role_id, ":", session]),
+            username: None,
         }
     }
 
@@ -835,45 +852,20 @@ impl IdentityPlan<'_, '_> {
             if out.len() - first >= MAX_IDENTS_PER_ACCOUNT {
                 break;
             }
-            let mark = text.mark();
-            let id = ident_for_arn(text, arn, self.role_id, self.user_id);
-            self.add(text, out, first, mark, id);
+            self.add(text, out, first, |t| {
+                ident_for_arn(t, arn, self.role_id, self.user_id)
+            });
         }
         if !h.uses_identity {
             return;
         }
-        let mark = text.mark();
-        let role_arn = text.put(&["arn:aws:iam::", a, ":role/x"]);
-        let sts = text.put(&["arn:aws:sts::", a, ":assumed-role/x/x"]);
-        let userid = text.put(&[self.role_id, ":x"]);
-        self.add(
-            text,
-            out,
-            first,
-            mark,
-            Ident {
-                arn: role_arn,
-                sts: Some(sts),
-                userid,
-                username: None,
-            },
-        );
-        let mark = text.mark();
-        let user_arn = text.put(&["arn:aws:iam::", a, ":user/x"]);
-        let userid = text.put(&[self.user_id]);
-        let username = text.put(&["x"]);
-        self.add(
-            text,
-            out,
-            first,
-            mark,
-            Ident {
-                arn: user_arn,
-                sts: None,
-                userid,
-                username: Some(username),
-            },
-        );
+        self.add(text, out, first, |t| self.role_session(t, a, "x"));
+        self.add(text, out, first, |t| Ident {
+            arn: t.put(&["arn:aws:iam::", a, ":user/x"]),
+            sts: None,
+            userid: t.put(&[self.user_id]),
+            username: Some(t.put(&["x"])),
+        });
         let lo = self.arn_pats_fixed.partition_point(|p| p[4] < a);
         let hi = self.arn_pats_fixed.partition_point(|p| p[4] <= a);
         for parts in self.arn_pats_fixed[lo..hi].iter().chain(&self.arn_pats_any) {
@@ -884,30 +876,15 @@ impl IdentityPlan<'_, '_> {
                 continue;
             }
             let arn = instantiate_in_account(parts, a);
-            let mark = text.mark();
-            let id = ident_for_arn(text, &arn, self.role_id, self.user_id);
-            self.add(text, out, first, mark, id);
+            self.add(text, out, first, |t| {
+                ident_for_arn(t, &arn, self.role_id, self.user_id)
+            });
         }
         for s in &self.sessions {
             if out.len() - first >= MAX_IDENTS_PER_ACCOUNT {
                 break;
             }
-            let mark = text.mark();
-            let arn = text.put(&["arn:aws:iam::", a, ":role/x"]);
-            let sts = text.put(&["arn:aws:sts::", a, ":assumed-role/x/", s]);
-            let userid = text.put(&[self.role_id, ":", s]);
-            self.add(
-                text,
-                out,
-                first,
-                mark,
-                Ident {
-                    arn,
-                    sts: Some(sts),
-                    userid,
-                    username: None,
-                },
-            );
+            self.add(text, out, first, |t| self.role_session(t, a, s));
         }
     }
 }
