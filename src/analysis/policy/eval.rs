@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::IpNet;
 
@@ -637,19 +637,64 @@ const FRESH_USER_IDS: [&str; 3] = [
     "AIDAU9XH1OTHERV4Y6L9",
 ];
 const FRESH_ORGS: [&str; 3] = ["o-q7zk3probe", "o-v8yj2fresh", "o-u9xh1other"];
-const GENERIC_V4: [&str; 10] = [
-    "52.94.76.10",
-    "3.120.1.1",
-    "18.200.2.2",
-    "99.80.3.3",
-    "130.176.4.4",
-    "160.1.5.5",
-    "203.0.113.9",
-    "44.1.1.1",
-    "220.1.1.1",
-    "250.1.1.1",
+/// Public addresses an outsider may call from (the first outside every CIDR the policy names).
+const GENERIC_V4: [[u8; 4]; 10] = [
+    [52, 94, 76, 10],
+    [3, 120, 1, 1],
+    [18, 200, 2, 2],
+    [99, 80, 3, 3],
+    [130, 176, 4, 4],
+    [160, 1, 5, 5],
+    [203, 0, 113, 9],
+    [44, 1, 1, 1],
+    [220, 1, 1, 1],
+    [250, 1, 1, 1],
 ];
-const GENERIC_V6: [&str; 4] = ["2600:1f18::1", "2a05:d018::1", "2406:da00::1", "3fff::1"];
+const GENERIC_V6: [Ipv6Addr; 4] = [
+    Ipv6Addr::new(0x2600, 0x1f18, 0, 0, 0, 0, 0, 1),
+    Ipv6Addr::new(0x2a05, 0xd018, 0, 0, 0, 0, 0, 1),
+    Ipv6Addr::new(0x2406, 0xda00, 0, 0, 0, 0, 0, 1),
+    Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 1),
+];
+
+/// Appends the canonical text of an address (IPv4 by hand: probe networks are built for
+/// every policy that names one, and `Display` costs several times more).
+fn put_ip(text: &mut Text, addr: IpAddr) -> Span {
+    let start = text.mark();
+    match addr {
+        IpAddr::V4(a) => {
+            for (k, o) in a.octets().into_iter().enumerate() {
+                if k > 0 {
+                    text.0.push('.');
+                }
+                if o >= 100 {
+                    text.0.push((b'0' + o / 100) as char);
+                }
+                if o >= 10 {
+                    text.0.push((b'0' + o / 10 % 10) as char);
+                }
+                text.0.push((b'0' + o % 10) as char);
+            }
+        }
+        IpAddr::V6(a) => {
+            use std::fmt::Write;
+            let _ = write!(text.0, "{a}");
+        }
+    }
+    Span {
+        start,
+        end: text.mark(),
+    }
+}
+
+/// A probe network calling from `addr`.
+fn ip_net(text: &mut Text, addr: IpAddr) -> Net {
+    Net {
+        addr: Some(addr),
+        ip: Some(put_ip(text, addr)),
+        ..Net::default()
+    }
+}
 
 fn is_wide(n: &IpNet) -> bool {
     match n {
@@ -659,7 +704,7 @@ fn is_wide(n: &IpNet) -> bool {
 }
 
 /// An address inside a wide CIDR, in a /8 (/32) block that no narrow CIDR touches.
-fn inside_wide(wide: &IpNet, narrow: &[IpNet]) -> Option<String> {
+fn inside_wide(wide: &IpNet, narrow: &[IpNet]) -> Option<IpAddr> {
     match wide {
         IpNet::V4(w) => {
             let base = u32::from(w.network());
@@ -672,7 +717,7 @@ fn inside_wide(wide: &IpNet, narrow: &[IpNet]) -> Option<String> {
                     IpNet::V6(_) => false,
                 });
                 if !touched {
-                    return Some(addr.to_string());
+                    return Some(IpAddr::from(addr));
                 }
             }
             None
@@ -688,7 +733,7 @@ fn inside_wide(wide: &IpNet, narrow: &[IpNet]) -> Option<String> {
                     IpNet::V4(_) => false,
                 });
                 if !touched {
-                    return Some(addr.to_string());
+                    return Some(IpAddr::from(addr));
                 }
             }
             None
@@ -892,12 +937,17 @@ impl IdentityPlan<'_, '_> {
 impl<'a> Evaluation<'a> {
     fn build(policy: &'a Policy<'a>, subject: &Subject<'a>, trust: &'a Trust) -> Self {
         // Actions.
+        // Concrete literals are resolved in one table lookup each, now; patterns once every
+        // unknown name has its bit.
         let mut names = ActionNames::default();
+        let mut concrete: Vec<Option<u64>> =
+            Vec::with_capacity(policy.statements.iter().map(|s| s.actions.len()).sum());
         for st in &policy.statements {
             for a in &st.actions {
-                names.note_pattern(a);
+                concrete.push(names.concrete(a));
             }
         }
+        let mut concrete = concrete.into_iter();
         let universe = names.universe();
         let (counted, registry) = match subject {
             Subject::Repository { .. } => (universe, None),
@@ -946,6 +996,10 @@ impl<'a> Evaluation<'a> {
             let mut mask = 0u64;
             for a in &st.actions {
                 let a: &'a str = a;
+                if let Some(m) = concrete.next().flatten() {
+                    mask |= m;
+                    continue;
+                }
                 mask |= if a.len() > 1 && glob::is_pattern(a) {
                     let cached = if mask_cache.len() < 16 {
                         mask_cache.iter().find(|(p, _)| *p == a).map(|(_, m)| *m)
@@ -1152,32 +1206,22 @@ impl<'a> Evaluation<'a> {
         }
 
         // Networks: [0] a generic public IPv4 address; public kinds first.
-        let in_any = |ip: &str| {
-            !h.cidrs.is_empty()
-                && ip
-                    .parse::<IpAddr>()
-                    .map(|a| h.cidrs.iter().any(|n| n.contains(&a)))
-                    .unwrap_or(false)
-        };
+        let in_any = |ip: IpAddr| h.cidrs.iter().any(|n| n.contains(&ip));
         let generic4 = GENERIC_V4
             .iter()
-            .find(|ip| !in_any(ip))
-            .unwrap_or(&GENERIC_V4[0]);
-        let mut nets = vec![Net {
-            ip: Some(text.put(&[generic4])),
-            ..Net::default()
-        }];
+            .map(|o| IpAddr::from(*o))
+            .find(|ip| !in_any(*ip))
+            .unwrap_or(IpAddr::from(GENERIC_V4[0]));
+        let mut nets = vec![ip_net(&mut text, generic4)];
         let mut pol_nets = Vec::new();
         if h.uses_network {
             if !h.cidrs.is_empty() {
                 let generic6 = GENERIC_V6
                     .iter()
-                    .find(|ip| !in_any(ip))
-                    .unwrap_or(&GENERIC_V6[0]);
-                nets.push(Net {
-                    ip: Some(text.put(&[generic6])),
-                    ..Net::default()
-                });
+                    .map(|a| IpAddr::from(*a))
+                    .find(|ip| !in_any(*ip))
+                    .unwrap_or(IpAddr::from(GENERIC_V6[0]));
+                nets.push(ip_net(&mut text, generic6));
             }
             let narrow: Vec<IpNet> = h.cidrs.iter().filter(|n| !is_wide(n)).cloned().collect();
             for w in h.cidrs.iter().filter(|n| is_wide(n)) {
@@ -1185,11 +1229,8 @@ impl<'a> Evaluation<'a> {
                     break;
                 }
                 if let Some(ip) = inside_wide(w, &narrow) {
-                    if !nets.iter().any(|n| n.ip.is_some_and(|s| text.get(s) == ip)) {
-                        nets.push(Net {
-                            ip: Some(text.put(&[&ip])),
-                            ..Net::default()
-                        });
+                    if !nets.iter().any(|n| n.addr == Some(ip)) {
+                        nets.push(ip_net(&mut text, ip));
                     }
                 }
             }
@@ -1215,10 +1256,7 @@ impl<'a> Evaluation<'a> {
                 if pol_nets.len() >= MAX_NETS / 2 {
                     break;
                 }
-                pol_nets.push(Net {
-                    ip: Some(text.put(&[&n.network().to_string()])),
-                    ..Net::default()
-                });
+                pol_nets.push(ip_net(&mut text, n.network()));
             }
             let vpces = h.vpces.iter().map(|v| &**v).chain([own_vpce]);
             'v: for e in vpces {
@@ -1241,9 +1279,6 @@ impl<'a> Evaluation<'a> {
         }
         let pub_nets = nets.len();
         nets.extend(pol_nets);
-        for n in &mut nets {
-            n.addr = n.ip.and_then(|ip| text.get(ip).parse().ok());
-        }
 
         // Services.
         let mut services: Vec<&'a str> = Vec::new();
@@ -2086,7 +2121,13 @@ impl<'a> Evaluation<'a> {
                     self.stmt_label(i)
                 ));
             }
-            for a in &st.actions {
+            // Unknown names are rare: the scan below is skipped without them.
+            let actions: &[_] = if self.names.unknown.is_empty() {
+                &[]
+            } else {
+                &st.actions
+            };
+            for a in actions {
                 if !a.contains(['*', '?'])
                     && a.len() > 4
                     && a.as_bytes()[..4].eq_ignore_ascii_case(b"ecr:")
