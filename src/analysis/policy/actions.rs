@@ -145,9 +145,24 @@ enum Known {
     Unknown,
 }
 
+/// [`hash_ci`] with whole-word loads, for lookups at run time.
+fn hash_ci_fast(b: &[u8]) -> usize {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(first), Some(last)) => {
+            let h = ((u64::from_le_bytes(*first) | CASE)
+                ^ (u64::from_le_bytes(*last) | CASE).rotate_left(29)
+                ^ b.len() as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            (h >> 56) as usize & (SLOTS - 1)
+        }
+        _ => hash_ci(b),
+    }
+}
+
 fn lookup(name: &str) -> Known {
     let nb = name.as_bytes();
-    let mut slot = hash_ci(nb);
+    let mut slot = hash_ci_fast(nb);
     loop {
         let e = NAME_SLOTS[slot] as usize;
         if e == 0 {
@@ -437,6 +452,30 @@ mod tests {
         assert_eq!(lvl("*:ListImages"), Access::Read);
         assert_eq!(names.mask_of("ecr:*").count_ones(), 35);
         assert_eq!(names.mask_of("ecr:Get?ownloadUrlForLayer").count_ones(), 1);
+    }
+
+    #[test]
+    fn run_time_hash_agrees_with_the_table_hash() {
+        for name in [
+            "",
+            "a",
+            "PutImage",
+            "putimage",
+            "GetDownloadUrlForLayer",
+            "x\u{e9}y12345678",
+        ] {
+            assert_eq!(
+                hash_ci_fast(name.as_bytes()),
+                hash_ci(name.as_bytes()),
+                "{name}"
+            );
+        }
+        for (n, _) in REPOSITORY_ACTIONS {
+            let name = &n[4..];
+            assert_eq!(hash_ci_fast(name.as_bytes()), hash_ci(name.as_bytes()));
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(hash_ci_fast(upper.as_bytes()), hash_ci(name.as_bytes()));
+        }
     }
 
     #[test]

@@ -503,7 +503,13 @@ impl<'a> CClause<'a> {
                 None => false,
             }
         } else {
-            let req = split6(s);
+            // The request value split as an ARN is needed by ARN operators and the account
+            // index only: most clauses (org ids, plain strings) never pay for it.
+            let req = if is_arn_op(self.base) || self.index.is_some() {
+                split6(s)
+            } else {
+                None
+            };
             let one = |v: &Val<'_>| match (v, &req) {
                 (Val::Arn(p), Some(r)) if is_arn_op(self.base) => {
                     // Account and resource first: they differ most often.

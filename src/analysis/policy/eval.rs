@@ -650,11 +650,21 @@ const GENERIC_V4: [[u8; 4]; 10] = [
     [220, 1, 1, 1],
     [250, 1, 1, 1],
 ];
-const GENERIC_V6: [Ipv6Addr; 4] = [
-    Ipv6Addr::new(0x2600, 0x1f18, 0, 0, 0, 0, 0, 1),
-    Ipv6Addr::new(0x2a05, 0xd018, 0, 0, 0, 0, 0, 1),
-    Ipv6Addr::new(0x2406, 0xda00, 0, 0, 0, 0, 0, 1),
-    Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 1),
+/// IPv6 addresses an outsider may call from, with their canonical text.
+const GENERIC_V6: [(Ipv6Addr, &str); 4] = [
+    (
+        Ipv6Addr::new(0x2600, 0x1f18, 0, 0, 0, 0, 0, 1),
+        "2600:1f18::1",
+    ),
+    (
+        Ipv6Addr::new(0x2a05, 0xd018, 0, 0, 0, 0, 0, 1),
+        "2a05:d018::1",
+    ),
+    (
+        Ipv6Addr::new(0x2406, 0xda00, 0, 0, 0, 0, 0, 1),
+        "2406:da00::1",
+    ),
+    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 1), "3fff::1"),
 ];
 
 /// Appends the canonical text of an address (IPv4 by hand: probe networks are built for
@@ -1216,12 +1226,15 @@ impl<'a> Evaluation<'a> {
         let mut pol_nets = Vec::new();
         if h.uses_network {
             if !h.cidrs.is_empty() {
-                let generic6 = GENERIC_V6
+                let (addr, written) = GENERIC_V6
                     .iter()
-                    .map(|a| IpAddr::from(*a))
-                    .find(|ip| !in_any(*ip))
-                    .unwrap_or(IpAddr::from(GENERIC_V6[0]));
-                nets.push(ip_net(&mut text, generic6));
+                    .find(|(a, _)| !in_any(IpAddr::from(*a)))
+                    .unwrap_or(&GENERIC_V6[0]);
+                nets.push(Net {
+                    addr: Some(IpAddr::from(*addr)),
+                    ip: Some(text.put(&[written])),
+                    ..Net::default()
+                });
             }
             let narrow: Vec<IpNet> = h.cidrs.iter().filter(|n| !is_wide(n)).cloned().collect();
             for w in h.cidrs.iter().filter(|n| is_wide(n)) {
@@ -2505,4 +2518,32 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_addresses_are_written_as_display_writes_them() {
+        // Probe addresses appear in explanations and are compared as text by conditions:
+        // the hand-written form must be the canonical one.
+        let mut text = Text::default();
+        for v in [
+            [0, 0, 0, 0],
+            [9, 10, 99, 100],
+            [199, 200, 249, 250],
+            [255, 255, 255, 255],
+            [10, 0, 1, 101],
+        ] {
+            let addr = IpAddr::from(v);
+            let span = put_ip(&mut text, addr);
+            assert_eq!(text.get(span), addr.to_string());
+        }
+        for (addr, written) in GENERIC_V6 {
+            assert_eq!(written, addr.to_string());
+            let span = put_ip(&mut text, IpAddr::from(addr));
+            assert_eq!(text.get(span), written);
+        }
+    }
 }
