@@ -1631,12 +1631,35 @@ impl<'a> Evaluation<'a> {
         // (account, statement, the statement names the whole account), grouped by account.
         let mut by_account: Vec<(u16, u32, bool)> = Vec::new();
         let mut service_only: Vec<u32> = Vec::new();
+        let any_probe = PCtx {
+            w: &self.world,
+            p: Probe {
+                service: false,
+                class: Class::Public,
+                account: self.fresh,
+                ident: 0,
+                org: NONE,
+                net: 0,
+                svc: 0,
+                src_arn: 0,
+            },
+        };
         for (i, s) in self.stmts.iter().enumerate() {
             // A statement with no counted action changes nothing, Allow or Deny.
             if s.mask & self.counted == 0 {
                 continue;
             }
             if s.res == 0 {
+                continue;
+            }
+            // A clause on a key no probe sets (one the caller picks, the region, the tags)
+            // has the same outcome for every probe: false once means never (a Deny whose
+            // TLS condition the caller can avoid), so the statement is never checked.
+            if s
+                .clauses
+                .iter()
+                .any(|c| probe_independent(c) && !c.eval(&any_probe, s.allow))
+            {
                 continue;
             }
             if let Some(pinned) = pinned_accounts(s) {
@@ -2248,6 +2271,17 @@ fn stmt_dims(s: &CStmt<'_>) -> u8 {
         };
     }
     d
+}
+
+/// Whether a clause reads nothing a probe sets, so that one evaluation answers for all:
+/// its key is the caller's choice, the region, the resource account or a resource tag, and
+/// no policy variable in its values reads the caller.
+fn probe_independent(c: &CClause<'_>) -> bool {
+    use super::condition::Val;
+    matches!(
+        c.key,
+        Key::Free | Key::Username | Key::RequestedRegion | Key::ResourceAccount | Key::ResourceTag
+    ) && !c.vals.iter().any(|v| matches!(v, Val::Tmpl(_)))
 }
 
 /// The probe fields selected by `dims`, packed into 57 bits (field widths follow the caps:

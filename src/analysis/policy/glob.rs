@@ -92,10 +92,24 @@ fn byte_tok(b: u8) -> Tok {
 }
 
 /// Case-sensitive wildcard match.
+///
+/// The literal text before the first wildcard and after the last is compared as whole
+/// slices first: most patterns in policies are an ARN or id with one trailing or inner
+/// `*`, and this settles them without the byte-at-a-time matcher.
 pub fn matches(pat: &[u8], s: &[u8]) -> bool {
-    if !pat.contains(&b'*') && !pat.contains(&b'?') {
+    let is_wild = |b: &u8| *b == b'*' || *b == b'?';
+    let Some(first) = pat.iter().position(is_wild) else {
         return pat == s;
+    };
+    if s.len() < first || pat[..first] != s[..first] {
+        return false;
     }
+    // A match consumes the literal tail byte for byte at the end of `s`.
+    let tail = pat.iter().rposition(is_wild).map_or(0, |l| pat.len() - l - 1);
+    if s.len() - first < tail || pat[pat.len() - tail..] != s[s.len() - tail..] {
+        return false;
+    }
+    let (pat, s) = (&pat[first..], &s[first..]);
     run(pat.len(), |i| byte_tok(pat[i]), s, false)
 }
 
@@ -147,6 +161,19 @@ mod tests {
         assert!(matches_ci(b"ecr:get*", b"ecr:GetDownloadUrlForLayer"));
         let long = "*a".repeat(50_000);
         assert!(!m(&long, "aaaa"));
+    }
+
+    proptest::proptest! {
+        /// The literal prefix and suffix shortcut never changes an answer of the matcher.
+        #[test]
+        fn shortcut_agrees_with_the_plain_matcher(
+            pat in "[ab*?\u{e9}:]{0,10}",
+            s in "[ab\u{e9}:]{0,12}",
+        ) {
+            let (p, t) = (pat.as_bytes(), s.as_bytes());
+            let plain = run(p.len(), |i| byte_tok(p[i]), t, false);
+            proptest::prop_assert_eq!(matches(p, t), plain, "{:?} vs {:?}", pat, s);
+        }
     }
 
     #[test]
