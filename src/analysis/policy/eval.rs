@@ -1096,7 +1096,9 @@ impl<'a> Evaluation<'a> {
         }
         let h = harvest(policy, &stmts);
         let mut overflow = h.overflow;
-        let mut text = Text(String::with_capacity(256));
+        // Sized for typical policies (a few accounts, networks and source ARNs): growing it
+        // cost more than the extra room.
+        let mut text = Text(String::with_capacity(1024));
 
         // Accounts: the fresh outsider first, then named untrusted ones.
         let is_trusted = |a: &str| is_trusted_account(trust, a);
@@ -1195,7 +1197,7 @@ impl<'a> Evaluation<'a> {
             arn_pats_any,
             sessions,
         };
-        let mut idents = Vec::with_capacity(accounts.len());
+        let mut idents = Vec::with_capacity(2 * accounts.len());
         let mut ident_at = Vec::with_capacity(accounts.len() + 1);
         for &a in &accounts {
             ident_at.push(idents.len() as u32);
@@ -1247,7 +1249,8 @@ impl<'a> Evaluation<'a> {
             .map(|o| IpAddr::from(*o))
             .find(|ip| !in_any(*ip))
             .unwrap_or(IpAddr::from(GENERIC_V4[0]));
-        let mut nets = vec![ip_net(&mut text, generic4)];
+        let mut nets = Vec::with_capacity(8);
+        nets.push(ip_net(&mut text, generic4));
         let mut pol_nets = Vec::new();
         if h.uses_network {
             if !h.cidrs.is_empty() {
@@ -1488,7 +1491,7 @@ impl<'a> Evaluation<'a> {
 
     fn probes(&self, h_orgs: bool) -> Vec<Probe> {
         let w = &self.world;
-        let mut out = Vec::with_capacity(32);
+        let mut out = Vec::with_capacity(64);
         let pub_orgs: &[u16] = if h_orgs { &[NONE, 0] } else { &[NONE] };
         let pol_orgs = 1..w.orgs.len() as u16;
         let all_nets = 0..w.nets.len() as u16;
@@ -1615,7 +1618,9 @@ impl<'a> Evaluation<'a> {
             (org, src, src_org)
         };
         let mut probes = self.probes(h_flags.0);
-        probes.extend(self.service_probes(h_flags.1, h_flags.2));
+        let service = self.service_probes(h_flags.1, h_flags.2);
+        probes.reserve_exact(service.len());
+        probes.extend(service);
         let mut truncated = self.overflow;
         if probes.len() > MAX_PROBES {
             probes.truncate(MAX_PROBES);
@@ -1655,8 +1660,7 @@ impl<'a> Evaluation<'a> {
             // A clause on a key no probe sets (one the caller picks, the region, the tags)
             // has the same outcome for every probe: false once means never (a Deny whose
             // TLS condition the caller can avoid), so the statement is never checked.
-            if s
-                .clauses
+            if s.clauses
                 .iter()
                 .any(|c| probe_independent(c) && !c.eval(&any_probe, s.allow))
             {
@@ -2407,10 +2411,9 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
 /// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
 /// probe of that account can carry.
 fn instantiate_in_account(parts: &[&str; 6], a: &str) -> String {
-    let moved = format!(
-        "{}:{}:{}:{}:{a}:{}",
-        parts[0], parts[1], parts[2], parts[3], parts[5]
-    );
+    let moved = cat(&[
+        parts[0], ":", parts[1], ":", parts[2], ":", parts[3], ":", a, ":", parts[5],
+    ]);
     glob::instantiate(&moved, "x", 'x')
 }
 

@@ -105,7 +105,10 @@ pub fn matches(pat: &[u8], s: &[u8]) -> bool {
         return false;
     }
     // A match consumes the literal tail byte for byte at the end of `s`.
-    let tail = pat.iter().rposition(is_wild).map_or(0, |l| pat.len() - l - 1);
+    let tail = pat
+        .iter()
+        .rposition(is_wild)
+        .map_or(0, |l| pat.len() - l - 1);
     if s.len() - first < tail || pat[pat.len() - tail..] != s[s.len() - tail..] {
         return false;
     }
