@@ -21,7 +21,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use ipnet::IpNet;
 
 use super::actions::{self, ActionNames};
-use super::condition::{CClause, Context, Key, ReqVal};
+use super::condition::{CClause, Context, Key, ReqVal, Val, parse_net};
 use super::glob;
 use super::parse::{BaseOp, Policy, Principal, Quantifier};
 use super::principal::{self, PrincipalKind, is_account_id};
@@ -551,11 +551,12 @@ fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>]) -> Harvest<'a> {
                     }
                     Key::UserId => push_unique(&mut h.userid_pats, v),
                     Key::SourceIp if represent => {
-                        if let Some(n) = v
-                            .parse::<IpNet>()
-                            .ok()
-                            .or_else(|| v.parse::<IpAddr>().ok().map(IpNet::from))
-                        {
+                        // IP operators compiled the value already.
+                        let n = match c.vals.get(vi) {
+                            Some(Val::Ip(n)) => *n,
+                            _ => parse_net(v),
+                        };
+                        if let Some(n) = n {
                             push_unique(&mut h.cidrs, n);
                         }
                     }
@@ -2242,7 +2243,6 @@ const DIM_ALL: u8 = 63;
 /// The probe fields a statement reads, through its principal and its condition keys (the
 /// direct/service flag always counts). Policy variables may read any key: all fields.
 fn stmt_dims(s: &CStmt<'_>) -> u8 {
-    use super::condition::Val;
     let mut d = 0u8;
     for it in &s.items {
         d |= match it {
@@ -2281,7 +2281,6 @@ fn stmt_dims(s: &CStmt<'_>) -> u8 {
 /// its key is the caller's choice, the region, the resource account or a resource tag, and
 /// no policy variable in its values reads the caller.
 fn probe_independent(c: &CClause<'_>) -> bool {
-    use super::condition::Val;
     matches!(
         c.key,
         Key::Free | Key::Username | Key::RequestedRegion | Key::ResourceAccount | Key::ResourceTag
