@@ -18,6 +18,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
+use bumpalo::Bump;
+use bumpalo::collections::{CollectIn, String as BString, Vec as BVec};
 use ipnet::IpNet;
 
 use super::actions::{self, ActionNames};
@@ -34,6 +36,8 @@ use super::{
 /// policies that reach it, so adversarial input stops after a few milliseconds; the largest
 /// need of any ECR-size policy (10,240 characters) seen in fuzzing was under 70,000 units.
 pub const EVAL_BUDGET: usize = 150_000;
+/// First arena chunk: enough for a typical policy's whole evaluation.
+const ARENA_BYTES: usize = 16 * 1024;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
@@ -58,10 +62,10 @@ struct Span {
 }
 
 /// Append-only string buffer handing out [`Span`]s.
-#[derive(Debug, Default)]
-struct Text(String);
+#[derive(Debug)]
+struct Text<'a>(BString<'a>);
 
-impl Text {
+impl Text<'_> {
     /// Appends the concatenation of `parts`.
     fn put(&mut self, parts: &[&str]) -> Span {
         let start = self.0.len() as u32;
@@ -90,7 +94,7 @@ impl Text {
 
 /// A copy of a probe account id (always 12 ASCII digits), so that the buffer it came from
 /// can grow while it is in use.
-fn account_bytes(text: &Text, s: Span) -> [u8; 12] {
+fn account_bytes(text: &Text<'_>, s: Span) -> [u8; 12] {
     let mut out = [b'0'; 12];
     let b = text.get(s).as_bytes();
     let n = b.len().min(12);
@@ -163,42 +167,42 @@ enum PItem<'a> {
 struct CStmt<'a> {
     allow: bool,
     not_principal: bool,
-    items: Vec<PItem<'a>>,
+    items: BVec<'a, PItem<'a>>,
     /// Sorted accounts named whole by `items` (binary-searched: long principal lists).
-    whole: Vec<u16>,
+    whole: BVec<'a, u16>,
     /// Indices of the `items` that are not whole accounts.
-    others: Vec<u32>,
+    others: BVec<'a, u32>,
     mask: u64,
     /// Bit r set: the statement applies to resource candidate r.
     res: u64,
-    clauses: Vec<CClause<'a>>,
+    clauses: BVec<'a, CClause<'a>>,
     /// Work units one evaluation of this statement costs (see [`EVAL_BUDGET`]).
     cost: usize,
     /// Index of the first `Everyone` entry and of the first `Service` entry (`u32::MAX`: none).
     first_everyone: u32,
     first_service: u32,
     /// (account, index of the first `Account` or `Specific` entry in it), sorted by account.
-    first_of_account: Vec<(u16, u32)>,
+    first_of_account: BVec<'a, (u16, u32)>,
 }
 
 #[derive(Debug)]
 struct World<'a> {
     /// Every string the probes carry.
-    text: Text,
-    accounts: Vec<Span>,
+    text: Text<'a>,
+    accounts: BVec<'a, Span>,
     /// Identities of all accounts; account `a` owns `idents[ident_at[a]..ident_at[a + 1]]`.
-    idents: Vec<Ident>,
-    ident_at: Vec<u32>,
-    orgs: Vec<Org>,
-    nets: Vec<Net>,
-    services: Vec<&'a str>,
+    idents: BVec<'a, Ident>,
+    ident_at: BVec<'a, u32>,
+    orgs: BVec<'a, Org>,
+    nets: BVec<'a, Net>,
+    services: BVec<'a, &'a str>,
     /// Source ARNs of service probes; account `a` owns `src_arns[src_at[a]..src_at[a + 1]]`.
-    src_arns: Vec<Span>,
-    src_at: Vec<u32>,
+    src_arns: BVec<'a, Span>,
+    src_at: BVec<'a, u32>,
     region: &'a str,
     resource_account: &'a str,
     tags: Option<&'a BTreeMap<String, String>>,
-    resources: Vec<Cow<'a, str>>,
+    resources: BVec<'a, Cow<'a, str>>,
 }
 
 impl World<'_> {
@@ -309,24 +313,23 @@ impl Context for PCtx<'_, '_> {
 
 /// Literals collected from the policy, the raw material of the probes (borrowed from the
 /// policy text wherever they are used as written).
-#[derive(Default)]
 struct Harvest<'a> {
-    acct_lits: Vec<&'a str>,
-    acct_pats: Vec<&'a str>,
-    principal_arn_pats: Vec<&'a str>,
-    src_arn_pats: Vec<&'a str>,
-    org_ids: Vec<Cow<'a, str>>,
-    org_pats: Vec<&'a str>,
-    org_paths: Vec<(String, String)>,
-    userid_pats: Vec<&'a str>,
-    cidrs: Vec<IpNet>,
-    vpces: Vec<Cow<'a, str>>,
-    vpce_pats: Vec<&'a str>,
-    vpcs: Vec<Cow<'a, str>>,
-    vpc_pats: Vec<&'a str>,
-    svc_names: Vec<&'a str>,
-    svc_name_lits: Vec<&'a str>,
-    specifics: Vec<(&'a str, &'a str)>,
+    acct_lits: BVec<'a, &'a str>,
+    acct_pats: BVec<'a, &'a str>,
+    principal_arn_pats: BVec<'a, &'a str>,
+    src_arn_pats: BVec<'a, &'a str>,
+    org_ids: BVec<'a, Cow<'a, str>>,
+    org_pats: BVec<'a, &'a str>,
+    org_paths: BVec<'a, (String, String)>,
+    userid_pats: BVec<'a, &'a str>,
+    cidrs: BVec<'a, IpNet>,
+    vpces: BVec<'a, Cow<'a, str>>,
+    vpce_pats: BVec<'a, &'a str>,
+    vpcs: BVec<'a, Cow<'a, str>>,
+    vpc_pats: BVec<'a, &'a str>,
+    svc_names: BVec<'a, &'a str>,
+    svc_name_lits: BVec<'a, &'a str>,
+    specifics: BVec<'a, (&'a str, &'a str)>,
     uses_network: bool,
     uses_org: bool,
     uses_src_org: bool,
@@ -335,6 +338,36 @@ struct Harvest<'a> {
     wildcard_principal: bool,
     /// Some kind of literal hit [`HARVEST_CAP`]: probes may be missing.
     overflow: bool,
+}
+
+impl<'a> Harvest<'a> {
+    fn new_in(bump: &'a Bump) -> Self {
+        Harvest {
+            acct_lits: BVec::new_in(bump),
+            acct_pats: BVec::new_in(bump),
+            principal_arn_pats: BVec::new_in(bump),
+            src_arn_pats: BVec::new_in(bump),
+            org_ids: BVec::new_in(bump),
+            org_pats: BVec::new_in(bump),
+            org_paths: BVec::new_in(bump),
+            userid_pats: BVec::new_in(bump),
+            cidrs: BVec::new_in(bump),
+            vpces: BVec::new_in(bump),
+            vpce_pats: BVec::new_in(bump),
+            vpcs: BVec::new_in(bump),
+            vpc_pats: BVec::new_in(bump),
+            svc_names: BVec::new_in(bump),
+            svc_name_lits: BVec::new_in(bump),
+            specifics: BVec::new_in(bump),
+            uses_network: false,
+            uses_org: false,
+            uses_src_org: false,
+            uses_identity: false,
+            uses_source: false,
+            wildcard_principal: false,
+            overflow: false,
+        }
+    }
 }
 
 /// Most distinct literals of one kind that become probes; more marks the harvest as
@@ -349,21 +382,21 @@ const RAW_CAP: usize = 65_536;
 /// satisfies the clause; a few more leave room for Denies that name some of them.
 const PER_CLAUSE: usize = 8;
 
-fn push_unique<T>(v: &mut Vec<T>, s: T) {
+fn push_unique<T>(v: &mut BVec<'_, T>, s: T) {
     if v.len() < RAW_CAP {
         v.push(s);
     }
 }
 
 /// Push if absent (small lists only).
-fn push_new<'a>(v: &mut Vec<&'a str>, s: &'a str) {
+fn push_new<'a>(v: &mut BVec<'_, &'a str>, s: &'a str) {
     if !v.contains(&s) {
         v.push(s);
     }
 }
 
 /// Sort, deduplicate and cap; true if the cap cut something off.
-fn settle<T: Ord>(v: &mut Vec<T>, cap: usize) -> bool {
+fn settle<T: Ord>(v: &mut BVec<'_, T>, cap: usize) -> bool {
     v.sort_unstable();
     v.dedup();
     if v.len() > cap {
@@ -374,7 +407,7 @@ fn settle<T: Ord>(v: &mut Vec<T>, cap: usize) -> bool {
     }
 }
 
-fn digit_runs<'a>(s: &'a str, out: &mut Vec<&'a str>) {
+fn digit_runs<'a>(s: &'a str, out: &mut BVec<'_, &'a str>) {
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -456,8 +489,8 @@ fn instantiate_org(p: &str) -> Option<String> {
 
 /// A network id as a probe value: written as is, or a pattern instantiated.
 fn note_net_id<'a>(
-    ids: &mut Vec<Cow<'a, str>>,
-    pats: &mut Vec<&'a str>,
+    ids: &mut BVec<'_, Cow<'a, str>>,
+    pats: &mut BVec<'_, &'a str>,
     v: &'a str,
     free_prefix: usize,
 ) {
@@ -471,8 +504,8 @@ fn note_net_id<'a>(
     }
 }
 
-fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>]) -> Harvest<'a> {
-    let mut h = Harvest::default();
+fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>], bump: &'a Bump) -> Harvest<'a> {
+    let mut h = Harvest::new_in(bump);
     for (st, cs) in policy.statements.iter().zip(stmts) {
         if st.not_principal {
             h.wildcard_principal = true;
@@ -791,7 +824,7 @@ fn decimal(n: usize, buf: &mut [u8; 20]) -> &str {
 pub(crate) struct Evaluation<'a> {
     policy: &'a Policy<'a>,
     names: ActionNames,
-    stmts: Vec<CStmt<'a>>,
+    stmts: BVec<'a, CStmt<'a>>,
     world: World<'a>,
     counted: u64,
     /// Number of public-class network kinds; the rest are policy networks.
@@ -801,9 +834,11 @@ pub(crate) struct Evaluation<'a> {
     /// The probe set is incomplete (too many literals or accounts).
     overflow: bool,
     /// Indices of the Deny statements (explanations visit them per grant).
-    denies: Vec<usize>,
+    denies: BVec<'a, usize>,
     /// Account indices sorted by account id, for lookups by id.
-    acct_order: Vec<u16>,
+    acct_order: BVec<'a, u16>,
+    /// The arena everything above lives in, for what `run` builds.
+    bump: &'a Bump,
 }
 
 struct GrantAcc {
@@ -820,7 +855,10 @@ pub(crate) fn evaluate(
     subject: &Subject<'_>,
     trust: &Trust,
 ) -> Result<Verdict, PolicyError> {
-    let ev = Evaluation::build(policy, subject, trust);
+    // Everything the evaluation builds lives in one arena, released at once: allocation
+    // and freeing were a quarter of the cost of a typical verdict.
+    let bump = Bump::with_capacity(ARENA_BYTES);
+    let ev = Evaluation::build(policy, subject, trust, &bump);
     ev.run()
 }
 
@@ -829,13 +867,14 @@ pub(crate) fn evaluate(
 fn resource_candidates<'a>(
     policy: &'a Policy<'a>,
     subject: &Subject<'a>,
-) -> (&'a str, Option<&'a str>, Vec<Cow<'a, str>>) {
+    bump: &'a Bump,
+) -> (&'a str, Option<&'a str>, BVec<'a, Cow<'a, str>>) {
     match *subject {
         Subject::Repository { arn, .. } => {
             let parts = principal::arn_parts(arn);
             let region = parts.map_or("", |p| p[3]);
             let acct = parts.map(|p| p[4]).filter(|a| !a.is_empty());
-            (region, acct, vec![Cow::Borrowed(arn)])
+            (region, acct, bumpalo::vec![in bump; Cow::Borrowed(arn)])
         }
         Subject::Registry {
             account_id, region, ..
@@ -844,8 +883,8 @@ fn resource_candidates<'a>(
                 "arn:{}:ecr:{region}:{account_id}:repository/",
                 partition_of(region)
             );
-            let mut res: Vec<Cow<'a, str>> =
-                vec![Cow::Owned(format!("{prefix}probe-any-repository"))];
+            let mut res: BVec<'a, Cow<'a, str>> =
+                bumpalo::vec![in bump; Cow::Owned(format!("{prefix}probe-any-repository"))];
             'outer: for st in &policy.statements {
                 if let Some((_, pats)) = &st.resources {
                     for p in pats {
@@ -888,10 +927,10 @@ impl IdentityPlan<'_, '_> {
     /// identities or an equal one; otherwise its strings are rolled back.
     fn add(
         &self,
-        text: &mut Text,
-        out: &mut Vec<Ident>,
+        text: &mut Text<'_>,
+        out: &mut BVec<'_, Ident>,
         first: usize,
-        build: impl FnOnce(&mut Text) -> Ident,
+        build: impl FnOnce(&mut Text<'_>) -> Ident,
     ) {
         let mark = text.mark();
         let id = build(text);
@@ -906,7 +945,7 @@ impl IdentityPlan<'_, '_> {
     }
 
     /// Role `x` of account `a` in session `session`.
-    fn role_session(&self, text: &mut Text, a: &str, session: &str) -> Ident {
+    fn role_session(&self, text: &mut Text<'_>, a: &str, session: &str) -> Ident {
         Ident {
             arn: text.put(&["arn:aws:iam::", a, ":role/x"]),
             sts: Some(text.put(&["arn:aws:sts::", a, ":assumed-role/x/", session])),
@@ -915,7 +954,7 @@ impl IdentityPlan<'_, '_> {
         }
     }
 
-    fn push_for(&self, text: &mut Text, out: &mut Vec<Ident>, acct: Span) {
+    fn push_for(&self, text: &mut Text<'_>, out: &mut BVec<'_, Ident>, acct: Span) {
         let first = out.len();
         let buf = account_bytes(text, acct);
         let a = std::str::from_utf8(&buf).unwrap_or("");
@@ -971,13 +1010,20 @@ impl IdentityPlan<'_, '_> {
 }
 
 impl<'a> Evaluation<'a> {
-    fn build(policy: &'a Policy<'a>, subject: &Subject<'a>, trust: &'a Trust) -> Self {
+    fn build(
+        policy: &'a Policy<'a>,
+        subject: &Subject<'a>,
+        trust: &'a Trust,
+        bump: &'a Bump,
+    ) -> Self {
         // Actions.
         // Concrete literals are resolved in one table lookup each, now; patterns once every
         // unknown name has its bit.
         let mut names = ActionNames::default();
-        let mut concrete: Vec<Option<u64>> =
-            Vec::with_capacity(policy.statements.iter().map(|s| s.actions.len()).sum());
+        let mut concrete: BVec<'a, Option<u64>> = BVec::with_capacity_in(
+            policy.statements.iter().map(|s| s.actions.len()).sum(),
+            bump,
+        );
         for st in &policy.statements {
             for a in &st.actions {
                 concrete.push(names.concrete(a));
@@ -996,7 +1042,7 @@ impl<'a> Evaluation<'a> {
                 ..
             } => (actions::v1_mask(), Some(RegistryScope::V1)),
         };
-        let (region, resource_account, resources) = resource_candidates(policy, subject);
+        let (region, resource_account, resources) = resource_candidates(policy, subject, bump);
         let resource_account = resource_account.unwrap_or(trust.owner_account.as_str());
         let tags = match *subject {
             Subject::Repository { tags, .. } => tags,
@@ -1005,12 +1051,12 @@ impl<'a> Evaluation<'a> {
 
         // Statements, with principal account indices filled in once the accounts are known.
         // Wildcard action patterns repeat across statements: their masks are cached.
-        let mut mask_cache: Vec<(&str, u64)> = Vec::new();
+        let mut mask_cache: BVec<'a, (&str, u64)> = BVec::new_in(bump);
         let mut mask_map: HashMap<&str, u64> = HashMap::new();
-        let mut stmts: Vec<CStmt<'a>> = Vec::with_capacity(policy.statements.len());
+        let mut stmts: BVec<'a, CStmt<'a>> = BVec::with_capacity_in(policy.statements.len(), bump);
         for st in &policy.statements {
-            let items: Vec<PItem<'a>> = match &st.principal {
-                Principal::Star => vec![PItem::Everyone(
+            let items: BVec<'a, PItem<'a>> = match &st.principal {
+                Principal::Star => bumpalo::vec![in bump; PItem::Everyone(
                     "principal \"*\" is every authenticated AWS principal in every account",
                 )],
                 Principal::Map(m) => m
@@ -1022,13 +1068,13 @@ impl<'a> Evaluation<'a> {
                         PrincipalKind::Service { name } => PItem::Service(name),
                         PrincipalKind::Nobody { why } => PItem::Nobody(why),
                     })
-                    .collect(),
+                    .collect_in(bump),
             };
-            let clauses: Vec<CClause<'a>> = st
+            let clauses: BVec<'a, CClause<'a>> = st
                 .conditions
                 .iter()
                 .map(|c| CClause::compile(c, policy.version))
-                .collect();
+                .collect_in(bump);
             let mut mask = 0u64;
             for a in &st.actions {
                 let a: &'a str = a;
@@ -1084,22 +1130,22 @@ impl<'a> Evaluation<'a> {
                 allow: st.allow,
                 not_principal: st.not_principal,
                 items,
-                whole: Vec::new(),
-                others: Vec::new(),
+                whole: BVec::new_in(bump),
+                others: BVec::new_in(bump),
                 mask,
                 res,
                 clauses,
                 cost,
                 first_everyone: u32::MAX,
                 first_service: u32::MAX,
-                first_of_account: Vec::new(),
+                first_of_account: BVec::new_in(bump),
             });
         }
-        let h = harvest(policy, &stmts);
+        let h = harvest(policy, &stmts, bump);
         let mut overflow = h.overflow;
         // Sized for typical policies (a few accounts, networks and source ARNs): growing it
         // cost more than the extra room.
-        let mut text = Text(String::with_capacity(1024));
+        let mut text = Text(BString::with_capacity_in(1024, bump));
 
         // Accounts: the fresh outsider first, then named untrusted ones.
         let is_trusted = |a: &str| is_trusted_account(trust, a);
@@ -1115,7 +1161,7 @@ impl<'a> Evaluation<'a> {
                         .any(|p| has_fixed_after(p, 0) && glob::matches(p.as_bytes(), c.as_bytes()))
             })
             .unwrap_or(FRESH_ACCOUNTS[FRESH_ACCOUNTS.len() - 1]);
-        let mut accounts: Vec<Span> = Vec::with_capacity(1 + h.acct_lits.len());
+        let mut accounts: BVec<'a, Span> = BVec::with_capacity_in(1 + h.acct_lits.len(), bump);
         accounts.push(text.put(&[fresh]));
         for &a in &h.acct_lits {
             if accounts.len() >= MAX_ACCOUNTS {
@@ -1198,8 +1244,8 @@ impl<'a> Evaluation<'a> {
             arn_pats_any,
             sessions,
         };
-        let mut idents = Vec::with_capacity(2 * accounts.len());
-        let mut ident_at = Vec::with_capacity(accounts.len() + 1);
+        let mut idents = BVec::with_capacity_in(2 * accounts.len(), bump);
+        let mut ident_at = BVec::with_capacity_in(accounts.len() + 1, bump);
         for &a in &accounts {
             ident_at.push(idents.len() as u32);
             plan.push_for(&mut text, &mut idents, a);
@@ -1207,30 +1253,31 @@ impl<'a> Evaluation<'a> {
         ident_at.push(idents.len() as u32);
 
         // Organizations: [0] is the outsider's own.
-        let mut orgs: Vec<Org> = Vec::new();
+        let mut orgs: BVec<'a, Org> = BVec::with_capacity_in(4, bump);
         let own = pick_fresh(&FRESH_ORGS, &h.org_ids, &h.org_pats, 2);
         let own_id = text.put(&[own]);
         orgs.push(Org {
             id: own_id,
             path: text.put(&[own, "/r-q7zk/ou-q7zk-probe000/"]),
         });
-        let add_org = |text: &mut Text, orgs: &mut Vec<Org>, o: &str, path: Option<&str>| {
-            if orgs.len() >= MAX_ORGS || trust.trusted_orgs.contains(o) {
-                return;
-            }
-            let dup = match path {
-                None => orgs.iter().any(|x| text.get(x.id) == o),
-                Some(p) => orgs.iter().any(|x| text.get(x.path) == p),
-            };
-            if !dup {
-                let id = text.put(&[o]);
-                let path = match path {
-                    Some(p) => text.put(&[p]),
-                    None => text.put(&[o, "/r-q7zk/ou-q7zk-probe000/"]),
+        let add_org =
+            |text: &mut Text<'a>, orgs: &mut BVec<'a, Org>, o: &str, path: Option<&str>| {
+                if orgs.len() >= MAX_ORGS || trust.trusted_orgs.contains(o) {
+                    return;
+                }
+                let dup = match path {
+                    None => orgs.iter().any(|x| text.get(x.id) == o),
+                    Some(p) => orgs.iter().any(|x| text.get(x.path) == p),
                 };
-                orgs.push(Org { id, path });
-            }
-        };
+                if !dup {
+                    let id = text.put(&[o]);
+                    let path = match path {
+                        Some(p) => text.put(&[p]),
+                        None => text.put(&[o, "/r-q7zk/ou-q7zk-probe000/"]),
+                    };
+                    orgs.push(Org { id, path });
+                }
+            };
         for o in &h.org_ids {
             add_org(&mut text, &mut orgs, o, None);
         }
@@ -1250,9 +1297,9 @@ impl<'a> Evaluation<'a> {
             .map(|o| IpAddr::from(*o))
             .find(|ip| !in_any(*ip))
             .unwrap_or(IpAddr::from(GENERIC_V4[0]));
-        let mut nets = Vec::with_capacity(8);
+        let mut nets = BVec::with_capacity_in(8, bump);
         nets.push(ip_net(&mut text, generic4));
-        let mut pol_nets = Vec::new();
+        let mut pol_nets = BVec::new_in(bump);
         if h.uses_network {
             if !h.cidrs.is_empty() {
                 let (addr, written) = GENERIC_V6
@@ -1265,7 +1312,12 @@ impl<'a> Evaluation<'a> {
                     ..Net::default()
                 });
             }
-            let narrow: Vec<IpNet> = h.cidrs.iter().filter(|n| !is_wide(n)).cloned().collect();
+            let narrow: BVec<'a, IpNet> = h
+                .cidrs
+                .iter()
+                .filter(|n| !is_wide(n))
+                .cloned()
+                .collect_in(bump);
             for w in h.cidrs.iter().filter(|n| is_wide(n)) {
                 if nets.len() >= MAX_NETS / 2 {
                     break;
@@ -1323,7 +1375,7 @@ impl<'a> Evaluation<'a> {
         nets.extend(pol_nets);
 
         // Services.
-        let mut services: Vec<&'a str> = Vec::new();
+        let mut services: BVec<'a, &'a str> = BVec::new_in(bump);
         for &s in &h.svc_names {
             if services.len() < MAX_SERVICES {
                 push_new(&mut services, s);
@@ -1337,8 +1389,8 @@ impl<'a> Evaluation<'a> {
                 }
             }
         }
-        let mut src_arns: Vec<Span> = Vec::new();
-        let mut src_at: Vec<u32> = Vec::with_capacity(accounts.len() + 1);
+        let mut src_arns: BVec<'a, Span> = BVec::with_capacity_in(2 * accounts.len(), bump);
+        let mut src_at: BVec<'a, u32> = BVec::with_capacity_in(accounts.len() + 1, bump);
         let src_region = if region.is_empty() {
             "us-east-1"
         } else {
@@ -1385,7 +1437,7 @@ impl<'a> Evaluation<'a> {
         };
 
         // Principal account indices.
-        let mut acct_order: Vec<u16> = (0..world.accounts.len() as u16).collect();
+        let mut acct_order: BVec<'a, u16> = (0..world.accounts.len() as u16).collect_in(bump);
         acct_order.sort_unstable_by(|x, y| world.account(*x).cmp(world.account(*y)));
         let lookup = |a: &str| -> u16 {
             acct_order
@@ -1436,8 +1488,9 @@ impl<'a> Evaluation<'a> {
             .enumerate()
             .filter(|(_, s)| !s.allow)
             .map(|(i, _)| i)
-            .collect();
+            .collect_in(bump);
         Evaluation {
+            bump,
             denies,
             policy,
             names,
@@ -1490,9 +1543,9 @@ impl<'a> Evaluation<'a> {
         s.clauses.iter().all(|c| c.eval(&ctx, s.allow))
     }
 
-    fn probes(&self, h_orgs: bool) -> Vec<Probe> {
+    fn probes(&self, h_orgs: bool) -> BVec<'a, Probe> {
         let w = &self.world;
-        let mut out = Vec::with_capacity(64);
+        let mut out = BVec::with_capacity_in(64, self.bump);
         let pub_orgs: &[u16] = if h_orgs { &[NONE, 0] } else { &[NONE] };
         let pol_orgs = 1..w.orgs.len() as u16;
         let all_nets = 0..w.nets.len() as u16;
@@ -1564,9 +1617,9 @@ impl<'a> Evaluation<'a> {
         out
     }
 
-    fn service_probes(&self, uses_source: bool, uses_src_org: bool) -> Vec<Probe> {
+    fn service_probes(&self, uses_source: bool, uses_src_org: bool) -> BVec<'a, Probe> {
         let w = &self.world;
-        let mut out = Vec::with_capacity(16);
+        let mut out = BVec::with_capacity_in(16, self.bump);
         let accts = if uses_source {
             0..w.accounts.len() as u16
         } else {
@@ -1633,10 +1686,11 @@ impl<'a> Evaluation<'a> {
         // fixed accounts is indexed under those accounts only: the key is present on every
         // direct call and absent on service calls, so no other probe can satisfy it.
         let n_acc = self.world.accounts.len();
-        let mut always: Vec<u32> = Vec::new();
+        let bump = self.bump;
+        let mut always: BVec<'_, u32> = BVec::new_in(bump);
         // (account, statement, the statement names the whole account), grouped by account.
-        let mut by_account: Vec<(u16, u32, bool)> = Vec::new();
-        let mut service_only: Vec<u32> = Vec::new();
+        let mut by_account: BVec<'_, (u16, u32, bool)> = BVec::new_in(bump);
+        let mut service_only: BVec<'_, u32> = BVec::new_in(bump);
         let any_probe = PCtx {
             w: &self.world,
             p: Probe {
@@ -1692,7 +1746,7 @@ impl<'a> Evaluation<'a> {
         }
         // Stable: statements stay in order within an account.
         by_account.sort_by_key(|e| e.0);
-        let mut acct_at: Vec<u32> = vec![0; n_acc + 1];
+        let mut acct_at: BVec<'_, u32> = bumpalo::vec![in bump; 0; n_acc + 1];
         for e in &by_account {
             acct_at[e.0 as usize + 1] += 1;
         }
@@ -1707,8 +1761,8 @@ impl<'a> Evaluation<'a> {
         };
 
         let nres = self.world.resources.len();
-        let mut applies: Vec<u32> = Vec::with_capacity(self.stmts.len());
-        let mut accs: Vec<GrantAcc> = Vec::with_capacity(8);
+        let mut applies: BVec<'_, u32> = BVec::with_capacity_in(self.stmts.len(), bump);
+        let mut accs: BVec<'_, GrantAcc> = BVec::with_capacity_in(8, bump);
         let mut acc_index: HashMap<(usize, Class), usize> = HashMap::new();
         let mut work = 0usize;
         let mut public = false;
@@ -1719,8 +1773,8 @@ impl<'a> Evaluation<'a> {
         // A statement's outcome depends on a few probe fields only (those its principal and
         // condition keys read), and probes repeat them: remember the first outcomes per
         // statement instead of evaluating every (probe, statement) pair.
-        let dims: Vec<u8> = self.stmts.iter().map(stmt_dims).collect();
-        let mut memo = Memo::new(self.stmts.len());
+        let dims: BVec<'_, u8> = self.stmts.iter().map(stmt_dims).collect_in(bump);
+        let mut memo = Memo::new(self.stmts.len(), bump);
         for p in &probes {
             applies.clear();
             work += 1;
@@ -1882,7 +1936,7 @@ impl<'a> Evaluation<'a> {
         }
     }
 
-    fn grants(&self, mut accs: Vec<GrantAcc>) -> Vec<Grant> {
+    fn grants(&self, mut accs: BVec<'_, GrantAcc>) -> Vec<Grant> {
         // The same for every grant: computed once.
         // What each Deny's principal names, worded once on first use (most grants never
         // need it: a Deny on "*" always matches the caller).
@@ -2314,19 +2368,19 @@ fn probe_key(p: &Probe, dims: u8) -> u64 {
 
 /// The first [`Memo::PER_STMT`] outcomes of each statement, by probe key; once a
 /// statement's slots are full it is simply evaluated (a bounded scan, never a growing one).
-struct Memo {
+struct Memo<'b> {
     /// `key << 1 | outcome` per slot.
-    slots: Vec<u64>,
-    len: Vec<u8>,
+    slots: BVec<'b, u64>,
+    len: BVec<'b, u8>,
 }
 
-impl Memo {
+impl<'b> Memo<'b> {
     const PER_STMT: usize = 16;
 
-    fn new(stmts: usize) -> Self {
+    fn new(stmts: usize, bump: &'b Bump) -> Self {
         Memo {
-            slots: vec![0; stmts * Self::PER_STMT],
-            len: vec![0; stmts],
+            slots: bumpalo::vec![in bump; 0; stmts * Self::PER_STMT],
+            len: bumpalo::vec![in bump; 0; stmts],
         }
     }
 
@@ -2601,7 +2655,8 @@ mod tests {
     fn probe_addresses_are_written_as_display_writes_them() {
         // Probe addresses appear in explanations and are compared as text by conditions:
         // the hand-written form must be the canonical one.
-        let mut text = Text::default();
+        let bump = Bump::new();
+        let mut text = Text(BString::new_in(&bump));
         for v in [
             [0, 0, 0, 0],
             [9, 10, 99, 100],
