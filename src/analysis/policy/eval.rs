@@ -1773,14 +1773,21 @@ impl<'a> Evaluation<'a> {
         // A statement's outcome depends on a few probe fields only (those its principal and
         // condition keys read), and probes repeat them: remember the first outcomes per
         // statement instead of evaluating every (probe, statement) pair.
-        let dims: BVec<'_, u8> = self.stmts.iter().map(stmt_dims).collect_in(bump);
+        // A probe's fields are packed once; a statement's key is that word masked down to
+        // the fields it reads.
+        let key_masks: BVec<'_, u64> = self
+            .stmts
+            .iter()
+            .map(|s| key_mask(stmt_dims(s)))
+            .collect_in(bump);
         let mut memo = Memo::new(self.stmts.len(), bump);
         for p in &probes {
             applies.clear();
             work += 1;
+            let packed = probe_key(p, DIM_ALL);
             let mut check = |i: u32, whole: bool, work: &mut usize| -> bool {
                 let s = &self.stmts[i as usize];
-                let key = probe_key(p, dims[i as usize]);
+                let key = packed & key_masks[i as usize];
                 if let Some(r) = memo.get(i, key) {
                     *work += 1;
                     return r;
@@ -2364,6 +2371,31 @@ fn probe_key(p: &Probe, dims: u8) -> u64 {
         k |= u64::from(p.src_arn & 0xF) << 53;
     }
     k
+}
+
+/// The bits of [`probe_key`]'s word that hold the fields selected by `dims`: masking the
+/// all-fields key with it gives the key for `dims`.
+fn key_mask(dims: u8) -> u64 {
+    let mut m = 1u64;
+    if dims & DIM_ACCOUNT != 0 {
+        m |= 0xFFFF << 1;
+    }
+    if dims & DIM_IDENT != 0 {
+        m |= 0xF << 17;
+    }
+    if dims & DIM_ORG != 0 {
+        m |= 0xFFFF << 21;
+    }
+    if dims & DIM_NET != 0 {
+        m |= 0xFF << 37;
+    }
+    if dims & DIM_SVC != 0 {
+        m |= 0xFF << 45;
+    }
+    if dims & DIM_SRC_ARN != 0 {
+        m |= 0xF << 53;
+    }
+    m
 }
 
 /// The first [`Memo::PER_STMT`] outcomes of each statement, by probe key; once a
