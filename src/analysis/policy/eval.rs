@@ -95,11 +95,15 @@ impl Text<'_> {
 /// A copy of a probe account id (always 12 ASCII digits), so that the buffer it came from
 /// can grow while it is in use.
 fn account_bytes(text: &Text<'_>, s: Span) -> [u8; 12] {
-    let mut out = [b'0'; 12];
     let b = text.get(s).as_bytes();
-    let n = b.len().min(12);
-    out[..n].copy_from_slice(&b[..n]);
-    out
+    match b.first_chunk::<12>() {
+        Some(a) => *a,
+        None => {
+            let mut out = [b'0'; 12];
+            out[..b.len()].copy_from_slice(b);
+            out
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1396,6 +1400,11 @@ impl<'a> Evaluation<'a> {
         } else {
             region
         };
+        let src_pats: BVec<'a, [&str; 6]> = h
+            .src_arn_pats
+            .iter()
+            .filter_map(|p| principal::arn_parts(p))
+            .collect_in(bump);
         for (i, &acct) in accounts.iter().enumerate() {
             src_at.push(src_arns.len() as u32);
             if i > 0 && !h.uses_source {
@@ -1405,15 +1414,19 @@ impl<'a> Evaluation<'a> {
             let a = std::str::from_utf8(&buf).unwrap_or("");
             let first = src_arns.len();
             src_arns.push(text.put(&["arn:aws:service:", src_region, ":", a, ":resource/x"]));
-            for p in &h.src_arn_pats {
+            for parts in &src_pats {
                 if src_arns.len() - first >= MAX_SRC_ARNS {
                     break;
                 }
-                if let Some(parts) = principal::arn_parts(p) {
-                    let s = instantiate_in_account(&parts, a);
-                    if !src_arns[first..].iter().any(|x| text.get(*x) == s) {
-                        src_arns.push(text.put(&[&s]));
-                    }
+                let mark = text.mark();
+                let arn = put_in_account(&mut text, parts, a);
+                if src_arns[first..]
+                    .iter()
+                    .any(|x| text.get(*x) == text.get(arn))
+                {
+                    text.rollback(mark);
+                } else {
+                    src_arns.push(arn);
                 }
             }
         }
@@ -2491,6 +2504,25 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
         return Some(out);
     }
     None
+}
+
+/// [`instantiate_in_account`] written straight into the text buffer.
+fn put_in_account(text: &mut Text<'_>, parts: &[&str; 6], a: &str) -> Span {
+    let start = text.mark();
+    for (k, part) in parts.iter().enumerate() {
+        if k > 0 {
+            text.0.push(':');
+        }
+        if k == 4 {
+            text.0.push_str(a);
+        } else {
+            glob::instantiate_with(part, "x", 'x', |piece| text.0.push_str(piece));
+        }
+    }
+    Span {
+        start,
+        end: text.mark(),
+    }
 }
 
 /// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the

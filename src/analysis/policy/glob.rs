@@ -129,14 +129,26 @@ pub fn matches_toks(pat: &[Tok], s: &[u8], ci: bool) -> bool {
 /// A concrete string the pattern matches: `*` becomes `star`, `?` becomes `one`.
 pub fn instantiate(pat: &str, star: &str, one: char) -> String {
     let mut out = String::with_capacity(pat.len() + 4);
-    for c in pat.chars() {
-        match c {
-            '*' => out.push_str(star),
-            '?' => out.push(one),
-            c => out.push(c),
-        }
-    }
+    instantiate_with(pat, star, one, |piece| out.push_str(piece));
     out
+}
+
+/// [`instantiate`] handing out pieces to `push` (literal runs whole, not char by char), so
+/// that a caller can write into its own buffer.
+pub fn instantiate_with(pat: &str, star: &str, one: char, mut push: impl FnMut(&str)) {
+    let mut buf = [0u8; 4];
+    let one: &str = one.encode_utf8(&mut buf);
+    let mut rest = pat;
+    while let Some(i) = rest.find(['*', '?']) {
+        push(&rest[..i]);
+        push(if rest.as_bytes()[i] == b'*' {
+            star
+        } else {
+            one
+        });
+        rest = &rest[i + 1..];
+    }
+    push(rest);
 }
 
 /// True if the pattern has a wildcard.

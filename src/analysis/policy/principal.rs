@@ -120,20 +120,44 @@ pub fn arn_parts(s: &str) -> Option<[&str; 6]> {
 }
 
 /// The first five `:`-separated fields and the rest (which may hold more colons), if `s` has
-/// at least five colons. A byte loop: this runs for every principal and ARN condition value.
-pub fn split6(s: &str) -> Option<[&str; 6]> {
+/// at least five colons. Colons are found eight bytes at a time: this runs for every
+/// principal and ARN condition value, and a byte loop was a visible share of a verdict.
+pub fn split6<'s>(s: &'s str) -> Option<[&'s str; 6]> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
+    let b = s.as_bytes();
     let mut out = [""; 6];
     let mut k = 0;
     let mut start = 0;
-    for (i, &c) in s.as_bytes().iter().enumerate() {
-        if c == b':' {
-            out[k] = &s[start..i];
-            k += 1;
-            start = i + 1;
-            if k == 5 {
-                out[5] = &s[start..];
+    let mut cut = |j: usize, out: &mut [&'s str; 6]| -> bool {
+        out[k] = &s[start..j];
+        k += 1;
+        start = j + 1;
+        if k == 5 {
+            out[5] = &s[start..];
+            return true;
+        }
+        false
+    };
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ COLONS;
+        // High bit set in each byte that is a colon, and possibly in bytes above one (a
+        // borrow): every candidate is checked.
+        let mut m = x.wrapping_sub(ONES) & !x & HIGH;
+        while m != 0 {
+            let j = i + (m.trailing_zeros() / 8) as usize;
+            m &= m - 1;
+            if b[j] == b':' && cut(j, &mut out) {
                 return Some(out);
             }
+        }
+        i += 8;
+    }
+    for (j, &c) in b.iter().enumerate().skip(i) {
+        if c == b':' && cut(j, &mut out) {
+            return Some(out);
         }
     }
     None
@@ -154,6 +178,18 @@ mod tests {
         assert_eq!(split6("a:b:c:d"), None);
         assert_eq!(arn_parts("xrn:aws:iam::1:root"), None);
         assert_eq!(arn_parts("arn:aws:iam::1:root").map(|p| p[4]), Some("1"));
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time splitter finds the same fields as splitting on every colon.
+        #[test]
+        fn split6_agrees_with_a_plain_split(s in "[a:;b\u{e9}0-9]{0,40}") {
+            let fields: Vec<&str> = s.splitn(6, ':').collect();
+            let expected = (fields.len() == 6).then(|| {
+                [fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]]
+            });
+            proptest::prop_assert_eq!(split6(&s), expected);
+        }
     }
 
     #[test]
