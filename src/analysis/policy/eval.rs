@@ -1548,6 +1548,35 @@ impl<'a> Evaluation<'a> {
         any != s.not_principal
     }
 
+    /// Whether a statement that reads no probe field but the organization (an org-restricted
+    /// grant, the most common condition) fails for every organization a probe can carry,
+    /// calling directly or as a service: then no probe needs to check it. Statements that
+    /// read other fields are left to the probes.
+    fn never_applies(&self, s: &CStmt) -> bool {
+        if stmt_dims(s) & !DIM_ORG != 0 {
+            return false;
+        }
+        let orgs = std::iter::once(NONE).chain(0..self.world.orgs.len() as u16);
+        for org in orgs {
+            for service in [false, true] {
+                let p = Probe {
+                    service,
+                    class: Class::Public,
+                    account: self.fresh,
+                    ident: 0,
+                    org,
+                    net: 0,
+                    svc: 0,
+                    src_arn: 0,
+                };
+                if self.principal_matches(s, &p) && self.conditions_hold(s, &p) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     fn conditions_hold(&self, s: &CStmt, p: &Probe) -> bool {
         let ctx = PCtx {
             w: &self.world,
@@ -1668,32 +1697,6 @@ impl<'a> Evaluation<'a> {
     }
 
     fn run(self) -> Result<Verdict, PolicyError> {
-        let h_flags = {
-            let mut org = false;
-            let mut src = false;
-            let mut src_org = false;
-            for s in &self.stmts {
-                for c in &s.clauses {
-                    match c.key {
-                        Key::PrincipalOrgId | Key::PrincipalOrgPaths => org = true,
-                        Key::SourceAccount | Key::SourceOwner | Key::SourceArn => src = true,
-                        Key::SourceOrgId | Key::SourceOrgPaths => src_org = true,
-                        _ => {}
-                    }
-                }
-            }
-            (org, src, src_org)
-        };
-        let mut probes = self.probes(h_flags.0);
-        let service = self.service_probes(h_flags.1, h_flags.2);
-        probes.reserve_exact(service.len());
-        probes.extend(service);
-        let mut truncated = self.overflow;
-        if probes.len() > MAX_PROBES {
-            probes.truncate(MAX_PROBES);
-            truncated = true;
-        }
-
         // Statement index: always-candidates, per-account (with "the whole account is named"),
         // services. A statement whose condition pins aws:PrincipalAccount/PrincipalArn to
         // fixed accounts is indexed under those accounts only: the key is present on every
@@ -1717,6 +1720,8 @@ impl<'a> Evaluation<'a> {
                 src_arn: 0,
             },
         };
+        // Statements that can apply to some probe; the rest are never checked.
+        let mut live: BVec<'_, bool> = bumpalo::vec![in bump; false; self.stmts.len()];
         for (i, s) in self.stmts.iter().enumerate() {
             // A statement with no counted action changes nothing, Allow or Deny.
             if s.mask & self.counted == 0 {
@@ -1734,6 +1739,10 @@ impl<'a> Evaluation<'a> {
             {
                 continue;
             }
+            if self.never_applies(s) {
+                continue;
+            }
+            live[i] = true;
             if let Some(pinned) = pinned_accounts(s) {
                 let mut idx: Vec<u16> = pinned
                     .into_iter()
@@ -1772,6 +1781,35 @@ impl<'a> Evaluation<'a> {
                 _ => &[],
             }
         };
+
+        // Probe variants exist for the fields live statements read: a field no live
+        // statement reads gives every variant the outcome of the first, which is already
+        // the witness.
+        let h_flags = {
+            let mut org = false;
+            let mut src = false;
+            let mut src_org = false;
+            for (s, _) in self.stmts.iter().zip(&live).filter(|(_, l)| **l) {
+                for c in &s.clauses {
+                    match c.key {
+                        Key::PrincipalOrgId | Key::PrincipalOrgPaths => org = true,
+                        Key::SourceAccount | Key::SourceOwner | Key::SourceArn => src = true,
+                        Key::SourceOrgId | Key::SourceOrgPaths => src_org = true,
+                        _ => {}
+                    }
+                }
+            }
+            (org, src, src_org)
+        };
+        let mut probes = self.probes(h_flags.0);
+        let service = self.service_probes(h_flags.1, h_flags.2);
+        probes.reserve_exact(service.len());
+        probes.extend(service);
+        let mut truncated = self.overflow;
+        if probes.len() > MAX_PROBES {
+            probes.truncate(MAX_PROBES);
+            truncated = true;
+        }
 
         let nres = self.world.resources.len();
         let mut applies: BVec<'_, u32> = BVec::with_capacity_in(self.stmts.len(), bump);
