@@ -162,7 +162,8 @@ struct Probe {
 enum PItem<'a> {
     Everyone(&'static str),
     Account(u16, &'a str),
-    Specific(u16, &'a str),
+    /// (account index, account id, ARN as written).
+    Specific(u16, &'a str, &'a str),
     Service(&'a str),
     Nobody(&'static str),
 }
@@ -401,6 +402,9 @@ fn push_new<'a>(v: &mut BVec<'_, &'a str>, s: &'a str) {
 
 /// Sort, deduplicate and cap; true if the cap cut something off.
 fn settle<T: Ord>(v: &mut BVec<'_, T>, cap: usize) -> bool {
+    if v.len() < 2 {
+        return v.len() > cap;
+    }
     v.sort_unstable();
     v.dedup();
     if v.len() > cap {
@@ -412,9 +416,20 @@ fn settle<T: Ord>(v: &mut BVec<'_, T>, cap: usize) -> bool {
 }
 
 fn digit_runs<'a>(s: &'a str, out: &mut BVec<'_, &'a str>) {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
+        // Eight bytes without a digit are passed in one step (most of an ARN or id): a byte
+        // is a digit iff its value minus '0' is below 10.
+        if let Some(word) = b.get(i..i + 8) {
+            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ 0x3030_3030_3030_3030;
+            if x.wrapping_sub(10 * ONES) & !x & HIGH == 0 {
+                i += 8;
+                continue;
+            }
+        }
         if b[i].is_ascii_digit() {
             let start = i;
             while i < b.len() && b[i].is_ascii_digit() {
@@ -524,10 +539,8 @@ fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>], bump: &'a Bump) -> H
                     match *item {
                         PItem::Everyone(_) => h.wildcard_principal = true,
                         PItem::Service(name) => push_unique(&mut h.svc_names, name),
-                        PItem::Specific(_, arn) => {
-                            if let Some(parts) = principal::arn_parts(arn) {
-                                push_unique(&mut h.specifics, (parts[4], arn));
-                            }
+                        PItem::Specific(_, account, arn) => {
+                            push_unique(&mut h.specifics, (account, arn));
                         }
                         _ => {}
                     }
@@ -1068,7 +1081,9 @@ impl<'a> Evaluation<'a> {
                     .map(|(t, s)| match principal::classify(*t, s) {
                         PrincipalKind::Everyone { why } => PItem::Everyone(why),
                         PrincipalKind::Account { account } => PItem::Account(NONE, account),
-                        PrincipalKind::Specific { arn, .. } => PItem::Specific(NONE, arn),
+                        PrincipalKind::Specific { account, arn } => {
+                            PItem::Specific(NONE, account, arn)
+                        }
                         PrincipalKind::Service { name } => PItem::Service(name),
                         PrincipalKind::Nobody { why } => PItem::Nobody(why),
                     })
@@ -1461,9 +1476,7 @@ impl<'a> Evaluation<'a> {
             for it in &mut s.items {
                 match it {
                     PItem::Account(idx, account) => *idx = lookup(account),
-                    PItem::Specific(idx, arn) => {
-                        *idx = principal::arn_parts(arn).map_or(NONE, |p| lookup(p[4]));
-                    }
+                    PItem::Specific(idx, account, _) => *idx = lookup(account),
                     _ => {}
                 }
             }
@@ -1483,7 +1496,7 @@ impl<'a> Evaluation<'a> {
                 match it {
                     PItem::Everyone(_) => s.first_everyone = s.first_everyone.min(k),
                     PItem::Service(_) => s.first_service = s.first_service.min(k),
-                    PItem::Account(a, _) | PItem::Specific(a, _) if *a != NONE => {
+                    PItem::Account(a, _) | PItem::Specific(a, _, _) if *a != NONE => {
                         s.first_of_account.push((*a, k));
                     }
                     _ => {}
@@ -1531,7 +1544,7 @@ impl<'a> Evaluation<'a> {
             || s.others.iter().any(|&k| match &s.items[k as usize] {
                 PItem::Everyone(_) => true,
                 PItem::Account(a, _) => !p.service && *a == p.account,
-                PItem::Specific(a, arn) => {
+                PItem::Specific(a, _, arn) => {
                     !p.service && *a == p.account && {
                         let w = &self.world;
                         let id = w.ident(p.account, p.ident);
@@ -2158,7 +2171,7 @@ impl<'a> Evaluation<'a> {
                         self.world.account(*acc),
                         ", that is every principal in it",
                     ])),
-                    PItem::Specific(acc, s) if *acc == p.account && !p.service => Some(cat(&[
+                    PItem::Specific(acc, _, s) if *acc == p.account && !p.service => Some(cat(&[
                         "principal ",
                         s,
                         " is in account ",
@@ -2234,7 +2247,7 @@ impl<'a> Evaluation<'a> {
             }
             match it {
                 PItem::Account(_, s) => names.push(format!("account {s}")),
-                PItem::Specific(_, s) => names.push(s.to_string()),
+                PItem::Specific(_, _, s) => names.push(s.to_string()),
                 PItem::Service(s) => names.push(format!("service {s}")),
                 PItem::Everyone(_) => names.push("everyone".into()),
                 PItem::Nobody(_) => {}
@@ -2752,6 +2765,33 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Skipping digit-free words finds the same 12-digit runs as looking at every byte.
+        #[test]
+        fn digit_runs_skip_nothing(
+            parts in proptest::collection::vec("[0-9]{12}|9{12}|[0-9]{1,13}|[a:/]{1,9}", 0..6)
+        ) {
+            let s = parts.concat();
+            let bump = Bump::new();
+            let mut found = BVec::new_in(&bump);
+            digit_runs(&s, &mut found);
+            let mut expected = Vec::new();
+            let b = s.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                if i - start == 12 {
+                    expected.push(&s[start..i]);
+                }
+                i = i.max(start + 1);
+            }
+            proptest::prop_assert_eq!(found.as_slice(), expected.as_slice());
+        }
+    }
 
     #[test]
     fn probe_addresses_are_written_as_display_writes_them() {

@@ -122,45 +122,53 @@ pub fn arn_parts(s: &str) -> Option<[&str; 6]> {
 /// The first five `:`-separated fields and the rest (which may hold more colons), if `s` has
 /// at least five colons. Colons are found eight bytes at a time: this runs for every
 /// principal and ARN condition value, and a byte loop was a visible share of a verdict.
-pub fn split6<'s>(s: &'s str) -> Option<[&'s str; 6]> {
+pub fn split6(s: &str) -> Option<[&str; 6]> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     let b = s.as_bytes();
-    let mut out = [""; 6];
+    // Positions of the first five colons.
+    let mut at = [0usize; 5];
     let mut k = 0;
-    let mut start = 0;
-    let mut cut = |j: usize, out: &mut [&'s str; 6]| -> bool {
-        out[k] = &s[start..j];
-        k += 1;
-        start = j + 1;
-        if k == 5 {
-            out[5] = &s[start..];
-            return true;
-        }
-        false
-    };
     let mut i = 0;
-    while let Some(word) = b.get(i..i + 8) {
-        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ COLONS;
-        // High bit set in each byte that is a colon, and possibly in bytes above one (a
-        // borrow): every candidate is checked.
-        let mut m = x.wrapping_sub(ONES) & !x & HIGH;
-        while m != 0 {
-            let j = i + (m.trailing_zeros() / 8) as usize;
-            m &= m - 1;
-            if b[j] == b':' && cut(j, &mut out) {
-                return Some(out);
+    'scan: {
+        while let Some(word) = b.get(i..i + 8) {
+            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ COLONS;
+            // High bit set in each byte that is a colon, and possibly in bytes above one (a
+            // borrow): every candidate is checked.
+            let mut m = x.wrapping_sub(ONES) & !x & HIGH;
+            while m != 0 {
+                let j = i + (m.trailing_zeros() / 8) as usize;
+                m &= m - 1;
+                if b[j] == b':' {
+                    at[k] = j;
+                    k += 1;
+                    if k == 5 {
+                        break 'scan;
+                    }
+                }
+            }
+            i += 8;
+        }
+        for (j, &c) in b.iter().enumerate().skip(i) {
+            if c == b':' {
+                at[k] = j;
+                k += 1;
+                if k == 5 {
+                    break 'scan;
+                }
             }
         }
-        i += 8;
+        return None;
     }
-    for (j, &c) in b.iter().enumerate().skip(i) {
-        if c == b':' && cut(j, &mut out) {
-            return Some(out);
-        }
-    }
-    None
+    Some([
+        &s[..at[0]],
+        &s[at[0] + 1..at[1]],
+        &s[at[1] + 1..at[2]],
+        &s[at[2] + 1..at[3]],
+        &s[at[3] + 1..at[4]],
+        &s[at[4] + 1..],
+    ])
 }
 
 #[cfg(test)]
