@@ -229,7 +229,7 @@ impl ActionNames {
     /// [`mask_of`](Self::mask_of) in one table lookup, for the evaluator's single pass over
     /// a policy's actions. `None` for a pattern, whose mask needs every unknown name first.
     pub fn concrete(&mut self, pat: &str) -> Option<u64> {
-        if pat.bytes().any(|b| b == b'*' || b == b'?') {
+        if glob::has_wildcard(pat.as_bytes()) {
             return None;
         }
         let Some(name) = strip_ecr(pat) else {

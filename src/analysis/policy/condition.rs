@@ -9,6 +9,8 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use bumpalo::Bump;
+use bumpalo::collections::{CollectIn, Vec as BVec};
 use ipnet::IpNet;
 
 use super::glob::{self, Tok};
@@ -145,7 +147,8 @@ pub struct CClause<'a> {
     /// Tag name for [`Key::ResourceTag`].
     pub tag: &'a str,
     pub raw: &'a [Cow<'a, str>],
-    pub vals: Vec<Val<'a>>,
+    /// In the evaluation's arena, like everything compiled per verdict.
+    pub vals: BVec<'a, Val<'a>>,
     /// For long value lists on account-bearing keys: the values grouped by the account they
     /// pin (see [`AccountIndex`]).
     pub index: Option<AccountIndex<'a>>,
@@ -390,10 +393,10 @@ fn parse_template(s: &str) -> Option<Vec<Part>> {
 }
 
 impl<'a> CClause<'a> {
-    pub fn compile(c: &'a Clause<'a>, version: Version) -> CClause<'a> {
+    pub fn compile(c: &'a Clause<'a>, version: Version, bump: &'a Bump) -> CClause<'a> {
         let key = Key::of(&c.key);
         let base = c.op.base;
-        let vals: Vec<Val<'a>> = c
+        let vals: BVec<'a, Val<'a>> = c
             .values
             .iter()
             .map(|v| match base {
@@ -421,7 +424,7 @@ impl<'a> CClause<'a> {
                     Val::Str(v)
                 }
             })
-            .collect();
+            .collect_in(bump);
         let index = AccountIndex::build(key, base, &vals);
         let exact = (vals.len() >= INDEX_MIN_VALUES
             && matches!(base, BaseOp::StringEquals | BaseOp::StringNotEquals))
@@ -819,7 +822,8 @@ mod tests {
             key: Cow::Owned(key.into()),
             values: vals.iter().map(|s| Cow::Owned(s.to_string())).collect(),
         };
-        f(&CClause::compile(&c, v))
+        let bump = Bump::new();
+        f(&CClause::compile(&c, v, &bump))
     }
 
     fn ev(op: &str, key: &str, vals: &[&str], ctx: &Ctx) -> bool {

@@ -1092,7 +1092,7 @@ impl<'a> Evaluation<'a> {
             let clauses: BVec<'a, CClause<'a>> = st
                 .conditions
                 .iter()
-                .map(|c| CClause::compile(c, policy.version))
+                .map(|c| CClause::compile(c, policy.version, bump))
                 .collect_in(bump);
             let mut mask = 0u64;
             for a in &st.actions {

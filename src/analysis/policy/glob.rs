@@ -98,7 +98,7 @@ fn byte_tok(b: u8) -> Tok {
 /// `*`, and this settles them without the byte-at-a-time matcher.
 pub fn matches(pat: &[u8], s: &[u8]) -> bool {
     let is_wild = |b: &u8| *b == b'*' || *b == b'?';
-    let Some(first) = pat.iter().position(is_wild) else {
+    let Some(first) = first_wildcard(pat) else {
         return pat == s;
     };
     if s.len() < first || pat[..first] != s[..first] {
@@ -153,7 +153,36 @@ pub fn instantiate_with(pat: &str, star: &str, one: char, mut push: impl FnMut(&
 
 /// True if the pattern has a wildcard.
 pub fn is_pattern(s: &str) -> bool {
-    s.contains(['*', '?'])
+    has_wildcard(s.as_bytes())
+}
+
+/// Whether `b` holds a `*` or `?`, eight bytes at a time: every action literal and most
+/// condition values are asked this once per verdict.
+pub fn has_wildcard(b: &[u8]) -> bool {
+    first_wildcard(b).is_some()
+}
+
+/// Index of the first `*` or `?` in `b`, eight bytes at a time. In each word the lowest
+/// flagged byte is always a true hit (only bytes above a hit can be flagged falsely).
+pub fn first_wildcard(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut words = b.chunks_exact(8);
+    let mut at = 0;
+    for w in &mut words {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        let m = zeros(w ^ (0x2a * ONES)) | zeros(w ^ (0x3f * ONES));
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|c| *c == b'*' || *c == b'?')
+        .map(|k| at + k)
 }
 
 #[cfg(test)]
@@ -179,6 +208,14 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The word-at-a-time wildcard test agrees with a byte scan.
+        #[test]
+        fn wildcard_search_agrees_with_a_byte_scan(s in "[ab*?\u{e9}:+>)]{0,30}") {
+            let plain = s.bytes().position(|c| c == b'*' || c == b'?');
+            proptest::prop_assert_eq!(first_wildcard(s.as_bytes()), plain);
+            proptest::prop_assert_eq!(has_wildcard(s.as_bytes()), plain.is_some());
+        }
+
         /// The literal prefix and suffix shortcut never changes an answer of the matcher.
         #[test]
         fn shortcut_agrees_with_the_plain_matcher(
