@@ -11,8 +11,10 @@
 //! organizations, identities, source keys) collapse to one value, and the total work is
 //! bounded ([`EVAL_BUDGET`]); a policy that exceeds it is reported as `too_complex`.
 //! Allocation is kept per policy rather than per string: literals are borrowed from the
-//! parsed policy, and every string a probe carries lives in one buffer ([`World::text`]),
-//! since in the daemon's hot path allocation was most of the cost of a verdict.
+//! parsed policy, every string a probe carries lives in one buffer ([`World::text`]), and
+//! everything the evaluation builds comes from one arena released at once, since in the
+//! daemon's hot path allocation was most of the cost of a verdict. Only the verdict itself
+//! is on the heap.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -32,8 +34,8 @@ use super::{
 };
 
 /// Upper bound on evaluation work per policy, in units of one statement or one condition
-/// value compared (plus one per 64 bytes of value). Measured at about 35 ns per unit on the
-/// policies that reach it, so adversarial input stops after a few milliseconds; the largest
+/// value compared (plus one per 64 bytes of value), so adversarial input stops after a few
+/// milliseconds: over every saved fuzzing input the slowest verdict took 6 ms. The largest
 /// need of any ECR-size policy (10,240 characters) seen in fuzzing was under 70,000 units.
 pub const EVAL_BUDGET: usize = 150_000;
 /// First arena chunk: enough for a typical policy's whole evaluation.
