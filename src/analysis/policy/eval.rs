@@ -12,9 +12,10 @@
 //! bounded ([`EVAL_BUDGET`]); a policy that exceeds it is reported as `too_complex`.
 //! Allocation is kept per policy rather than per string: literals are borrowed from the
 //! parsed policy, every string a probe carries lives in one buffer ([`World::text`]), and
-//! everything the evaluation builds comes from one arena released at once, since in the
-//! daemon's hot path allocation was most of the cost of a verdict. Only the verdict itself
-//! is on the heap.
+//! what the evaluation builds comes from one arena released at once, since in the daemon's
+//! hot path allocation was most of the cost of a verdict. The verdict itself and a few rarer
+//! structures (long-list indexes, policy-variable templates, pattern instances) stay on the
+//! heap.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
