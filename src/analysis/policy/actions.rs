@@ -324,6 +324,68 @@ fn strip_ecr(pat: &str) -> Option<&str> {
     }
 }
 
+/// Byte-wise `a < b`, usable in `const` context.
+const fn name_less(a: &[u8], b: &[u8]) -> bool {
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
+        i += 1;
+    }
+    a.len() < b.len()
+}
+
+/// The table's bits in the order of their names, computed at compile time: grants list
+/// their actions sorted, and walking this order replaces sorting strings per grant.
+const NAME_ORDER: [u8; REPOSITORY_ACTIONS.len()] = {
+    let mut order = [0u8; REPOSITORY_ACTIONS.len()];
+    let mut k = 0;
+    while k < order.len() {
+        order[k] = k as u8;
+        k += 1;
+    }
+    let mut i = 1;
+    while i < order.len() {
+        let mut j = i;
+        while j > 0
+            && name_less(
+                REPOSITORY_ACTIONS[order[j] as usize].0.as_bytes(),
+                REPOSITORY_ACTIONS[order[j - 1] as usize].0.as_bytes(),
+            )
+        {
+            let t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+            j -= 1;
+        }
+        i += 1;
+    }
+    order
+};
+
+impl ActionNames {
+    /// The `ecr:Name` form of every bit of `mask`, sorted by name.
+    pub fn sorted_names(&self, mask: u64) -> Vec<String> {
+        let mut out = Vec::with_capacity(mask.count_ones() as usize);
+        if mask & !KNOWN_MASK == 0 {
+            for &b in &NAME_ORDER {
+                if mask & (1 << b) != 0 {
+                    out.push(REPOSITORY_ACTIONS[b as usize].0.to_string());
+                }
+            }
+            return out;
+        }
+        let mut m = mask;
+        while m != 0 {
+            out.push(self.name(m.trailing_zeros()));
+            m &= m - 1;
+        }
+        out.sort();
+        out
+    }
+}
+
 /// Level of one bit: the table's, or write for unknown names.
 pub fn level_of(bit: u32) -> Access {
     if bit < UNKNOWN_FIRST {
@@ -452,6 +514,30 @@ mod tests {
         assert_eq!(lvl("*:ListImages"), Access::Read);
         assert_eq!(names.mask_of("ecr:*").count_ones(), 35);
         assert_eq!(names.mask_of("ecr:Get?ownloadUrlForLayer").count_ones(), 1);
+    }
+
+    #[test]
+    fn names_come_out_sorted_as_strings_sort() {
+        let mut names = ActionNames::default();
+        names.note_pattern("ecr:ZzNewAction");
+        names.note_pattern("ecr:AaNewAction");
+        let known = KNOWN_MASK;
+        for mask in [
+            0,
+            1,
+            known,
+            known & 0x5555_5555,
+            1 << 7 | 1 << 3,
+            known | 1 << 35,
+            1 << 36,
+        ] {
+            let mut expected: Vec<String> = (0..64)
+                .filter(|b| mask & (1u64 << b) != 0)
+                .map(|b| names.name(b))
+                .collect();
+            expected.sort();
+            assert_eq!(names.sorted_names(mask), expected, "mask {mask:#x}");
+        }
     }
 
     #[test]

@@ -2045,14 +2045,7 @@ impl<'a> Evaluation<'a> {
 
     fn grant(&self, a: &GrantAcc, deny_words: &mut [Option<String>]) -> Grant {
         let st = &self.policy.statements[a.stmt];
-        let mut actions = Vec::with_capacity(a.mask.count_ones() as usize);
-        let mut m = a.mask;
-        while m != 0 {
-            let b = m.trailing_zeros();
-            actions.push(self.names.name(b));
-            m &= m - 1;
-        }
-        actions.sort();
+        let actions = self.names.sorted_names(a.mask);
         Grant {
             statement: a.stmt,
             sid: st.sid.as_ref().map(|s| s.to_string()),
@@ -2696,24 +2689,21 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
             out.push('"');
         }
         if c.raw.len() > SHOWN {
-            let _ = write!(out, ", ... {} more", c.raw.len() - SHOWN);
+            let mut buf = [0u8; 20];
+            out.push_str(", ... ");
+            out.push_str(decimal(c.raw.len() - SHOWN, &mut buf));
+            out.push_str(" more");
         }
         out.push(']');
     }
     match ctx.get(c.key, c.tag) {
         ReqVal::Free => {
+            out.push_str(": the caller controls ");
+            out.push_str(c.key_name);
             if allow {
-                let _ = write!(
-                    out,
-                    ": the caller controls {} (or it says nothing about identity), so it does not restrict",
-                    c.key_name
-                );
+                out.push_str(" (or it says nothing about identity), so it does not restrict");
             } else {
-                let _ = write!(
-                    out,
-                    ": the caller controls {}, so it can avoid this Deny",
-                    c.key_name
-                );
+                out.push_str(", so it can avoid this Deny");
             }
         }
         ReqVal::TagUnknown => {
@@ -2755,11 +2745,12 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
         }
         ReqVal::One(v) => {
             let r = c.present_result(v, ctx);
-            let _ = write!(
-                out,
-                ": {} is \"{v}\" for this caller, so the condition is {r}",
-                c.key_name
-            );
+            out.push_str(": ");
+            out.push_str(c.key_name);
+            out.push_str(" is \"");
+            out.push_str(v);
+            out.push_str("\" for this caller, so the condition is ");
+            out.push_str(if r { "true" } else { "false" });
         }
     }
     out
