@@ -1577,13 +1577,8 @@ impl<'a> Evaluation<'a> {
             for service in [false, true] {
                 let p = Probe {
                     service,
-                    class: Class::Public,
-                    account: self.fresh,
-                    ident: 0,
                     org,
-                    net: 0,
-                    svc: 0,
-                    src_arn: 0,
+                    ..self.base_probe()
                 };
                 if self.principal_matches(s, &p) && self.conditions_hold(s, &p) {
                     return false;
@@ -1601,15 +1596,10 @@ impl<'a> Evaluation<'a> {
         s.clauses.iter().all(|c| c.eval(&ctx, s.allow))
     }
 
-    fn probes(&self, h_orgs: bool) -> BVec<'a, Probe> {
-        let w = &self.world;
-        let mut out = BVec::with_capacity_in(64, self.bump);
-        let pub_orgs: &[u16] = if h_orgs { &[NONE, 0] } else { &[NONE] };
-        let pol_orgs = 1..w.orgs.len() as u16;
-        let all_nets = 0..w.nets.len() as u16;
-        let pub_nets = 0..self.pub_nets as u16;
-        let pol_nets = self.pub_nets as u16..w.nets.len() as u16;
-        let base = Probe {
+    /// The public outsider calling directly from the first network, outside any
+    /// organization: the probe others are varied from.
+    fn base_probe(&self) -> Probe {
+        Probe {
             service: false,
             class: Class::Public,
             account: self.fresh,
@@ -1618,7 +1608,18 @@ impl<'a> Evaluation<'a> {
             net: 0,
             svc: 0,
             src_arn: 0,
-        };
+        }
+    }
+
+    fn probes(&self, h_orgs: bool) -> BVec<'a, Probe> {
+        let w = &self.world;
+        let mut out = BVec::with_capacity_in(64, self.bump);
+        let pub_orgs: &[u16] = if h_orgs { &[NONE, 0] } else { &[NONE] };
+        let pol_orgs = 1..w.orgs.len() as u16;
+        let all_nets = 0..w.nets.len() as u16;
+        let pub_nets = 0..self.pub_nets as u16;
+        let pol_nets = self.pub_nets as u16..w.nets.len() as u16;
+        let base = self.base_probe();
         for (classes, nets) in [(Class::Public, pub_nets), (Class::NetRestricted, pol_nets)] {
             for ident in 0..w.n_idents(self.fresh) {
                 for &org in pub_orgs {
@@ -1725,16 +1726,7 @@ impl<'a> Evaluation<'a> {
         let mut service_only: BVec<'_, u32> = BVec::new_in(bump);
         let any_probe = PCtx {
             w: &self.world,
-            p: Probe {
-                service: false,
-                class: Class::Public,
-                account: self.fresh,
-                ident: 0,
-                org: NONE,
-                net: 0,
-                svc: 0,
-                src_arn: 0,
-            },
+            p: self.base_probe(),
         };
         // Statements that can apply to some probe; the rest are never checked.
         let mut live: BVec<'_, bool> = bumpalo::vec![in bump; false; self.stmts.len()];
