@@ -30,6 +30,7 @@ use super::condition::{CClause, Context, Key, ReqVal, Val, parse_net};
 use super::glob;
 use super::parse::{BaseOp, Policy, Principal, Quantifier};
 use super::principal::{self, PrincipalKind, is_account_id};
+use super::swar;
 use super::{
     Access, Audience, ErrorCode, Grant, PolicyError, RegistryScope, Subject, Trust, Verdict,
 };
@@ -419,16 +420,13 @@ fn settle<T: Ord>(v: &mut BVec<'_, T>, cap: usize) -> bool {
 }
 
 fn digit_runs<'a>(s: &'a str, out: &mut BVec<'_, &'a str>) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
         // Eight bytes without a digit are passed in one step (most of an ARN or id): a byte
-        // is a digit iff its value minus '0' is below 10.
-        if let Some(word) = b.get(i..i + 8) {
-            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ 0x3030_3030_3030_3030;
-            if x.wrapping_sub(10 * ONES) & !x & HIGH == 0 {
+        // is a digit iff its value xor '0' is below 10.
+        if let Some(w) = swar::word(b, i) {
+            if swar::below(w ^ (swar::LANES * u64::from(b'0')), 10) == 0 {
                 i += 8;
                 continue;
             }
@@ -1843,7 +1841,7 @@ impl<'a> Evaluation<'a> {
         for p in &probes {
             applies.clear();
             work += 1;
-            let packed = probe_key(p, DIM_ALL);
+            let packed = probe_key(p);
             let mut check = |i: u32, whole: bool, work: &mut usize| -> bool {
                 let s = &self.stmts[i as usize];
                 let key = packed & key_masks[i as usize];
@@ -2400,54 +2398,36 @@ fn probe_independent(c: &CClause<'_>) -> bool {
     ) && !c.vals.iter().any(|v| matches!(v, Val::Tmpl(_)))
 }
 
-/// The probe fields selected by `dims`, packed into 57 bits (field widths follow the caps:
-/// at most 6 identities per account, fewer than 256 networks and services, 8 source ARNs).
-fn probe_key(p: &Probe, dims: u8) -> u64 {
-    let mut k = u64::from(p.service);
-    if dims & DIM_ACCOUNT != 0 {
-        k |= u64::from(p.account) << 1;
-    }
-    if dims & DIM_IDENT != 0 {
-        k |= u64::from(p.ident & 0xF) << 17;
-    }
-    if dims & DIM_ORG != 0 {
-        k |= u64::from(p.org) << 21;
-    }
-    if dims & DIM_NET != 0 {
-        k |= u64::from(p.net & 0xFF) << 37;
-    }
-    if dims & DIM_SVC != 0 {
-        k |= u64::from(p.svc & 0xFF) << 45;
-    }
-    if dims & DIM_SRC_ARN != 0 {
-        k |= u64::from(p.src_arn & 0xF) << 53;
-    }
-    k
+/// Where each probe field sits in a memo key: (dimension, shift, width mask). Widths follow
+/// the caps: at most 6 identities per account, fewer than 256 networks and services, 8
+/// source ARNs; bit 0 is the direct/service flag, read by every statement.
+const KEY_FIELDS: [(u8, u32, u64); 6] = [
+    (DIM_ACCOUNT, 1, 0xFFFF),
+    (DIM_IDENT, 17, 0xF),
+    (DIM_ORG, 21, 0xFFFF),
+    (DIM_NET, 37, 0xFF),
+    (DIM_SVC, 45, 0xFF),
+    (DIM_SRC_ARN, 53, 0xF),
+];
+
+/// Every field of a probe packed into one word (57 bits, laid out by [`KEY_FIELDS`]).
+fn probe_key(p: &Probe) -> u64 {
+    let fields = [p.account, p.ident, p.org, p.net, p.svc, p.src_arn];
+    KEY_FIELDS
+        .iter()
+        .zip(fields)
+        .fold(u64::from(p.service), |k, (&(_, shift, width), v)| {
+            k | (u64::from(v) & width) << shift
+        })
 }
 
-/// The bits of [`probe_key`]'s word that hold the fields selected by `dims`: masking the
-/// all-fields key with it gives the key for `dims`.
+/// The bits of [`probe_key`]'s word that hold the fields selected by `dims`: masking a
+/// probe's key with it gives the key a statement reading only those fields memoises by.
 fn key_mask(dims: u8) -> u64 {
-    let mut m = 1u64;
-    if dims & DIM_ACCOUNT != 0 {
-        m |= 0xFFFF << 1;
-    }
-    if dims & DIM_IDENT != 0 {
-        m |= 0xF << 17;
-    }
-    if dims & DIM_ORG != 0 {
-        m |= 0xFFFF << 21;
-    }
-    if dims & DIM_NET != 0 {
-        m |= 0xFF << 37;
-    }
-    if dims & DIM_SVC != 0 {
-        m |= 0xFF << 45;
-    }
-    if dims & DIM_SRC_ARN != 0 {
-        m |= 0xF << 53;
-    }
-    m
+    KEY_FIELDS
+        .iter()
+        .filter(|(dim, ..)| dims & dim != 0)
+        .fold(1, |m, &(_, shift, width)| m | width << shift)
 }
 
 /// The first [`Memo::PER_STMT`] outcomes of each statement, by probe key; once a

@@ -4,6 +4,8 @@
 //! against a short value costs one pass. Tokens rather than raw bytes are used for values
 //! produced by policy-variable substitution, where `${*}` is a literal star.
 
+use super::swar;
+
 /// One pattern element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tok {
@@ -165,21 +167,15 @@ pub fn has_wildcard(b: &[u8]) -> bool {
 /// Index of the first `*` or `?` in `b`, eight bytes at a time. In each word the lowest
 /// flagged byte is always a true hit (only bytes above a hit can be flagged falsely).
 pub fn first_wildcard(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut words = b.chunks_exact(8);
     let mut at = 0;
-    for w in &mut words {
-        let w = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
-        let m = zeros(w ^ (0x2a * ONES)) | zeros(w ^ (0x3f * ONES));
+    while let Some(w) = swar::word(b, at) {
+        let m = swar::equal(w, b'*') | swar::equal(w, b'?');
         if m != 0 {
             return Some(at + (m.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    words
-        .remainder()
+    b[at..]
         .iter()
         .position(|c| *c == b'*' || *c == b'?')
         .map(|k| at + k)

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use super::swar;
 use super::{ErrorCode, PolicyError};
 
 /// Deepest nesting accepted; a real policy needs 5 levels.
@@ -89,10 +90,8 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
             // a time.
             b'\n' => {
                 i += 1;
-                while let Some(chunk) = b.get(i..i + 8) {
-                    let mut word = [0u8; 8];
-                    word.copy_from_slice(chunk);
-                    let other = u64::from_le_bytes(word) ^ (LANES * u64::from(b' '));
+                while let Some(w) = swar::word(b, i) {
+                    let other = w ^ (swar::LANES * u64::from(b' '));
                     if other != 0 {
                         i += (other.trailing_zeros() / 8) as usize;
                         break;
@@ -106,9 +105,6 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-const LANES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
 /// Index of the first byte at or after `i` that ends a run of plain string content: a quote,
 /// a backslash or a control byte (`b.len()` if none).
 ///
@@ -117,16 +113,8 @@ const HIGH: u64 = 0x8080_8080_8080_8080;
 /// subtraction borrows only out of a matching byte), so the lowest flagged byte is exact.
 #[inline]
 pub(crate) fn plain_run_end(b: &[u8], mut i: usize) -> usize {
-    while let Some(chunk) = b.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word);
-        let q = x ^ (LANES * u64::from(b'"'));
-        let s = x ^ (LANES * u64::from(b'\\'));
-        let hits = ((q.wrapping_sub(LANES) & !q)
-            | (s.wrapping_sub(LANES) & !s)
-            | (x.wrapping_sub(LANES * 0x20) & !x))
-            & HIGH;
+    while let Some(x) = swar::word(b, i) {
+        let hits = swar::equal(x, b'"') | swar::equal(x, b'\\') | swar::below(x, 0x20);
         if hits != 0 {
             return i + (hits.trailing_zeros() / 8) as usize;
         }

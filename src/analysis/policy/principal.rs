@@ -1,6 +1,7 @@
 //! Principal forms (spec §4, §7.3, §7.4, §12.8): what one `Principal` string names.
 
 use super::parse::PrincipalType;
+use super::swar;
 
 /// What one principal entry matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,20 +124,15 @@ pub fn arn_parts(s: &str) -> Option<[&str; 6]> {
 /// at least five colons. Colons are found eight bytes at a time: this runs for every
 /// principal and ARN condition value, and a byte loop was a visible share of a verdict.
 pub fn split6(s: &str) -> Option<[&str; 6]> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const COLONS: u64 = 0x3a3a_3a3a_3a3a_3a3a;
     let b = s.as_bytes();
     // Positions of the first five colons.
     let mut at = [0usize; 5];
     let mut k = 0;
     let mut i = 0;
     'scan: {
-        while let Some(word) = b.get(i..i + 8) {
-            let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8])) ^ COLONS;
-            // High bit set in each byte that is a colon, and possibly in bytes above one (a
-            // borrow): every candidate is checked.
-            let mut m = x.wrapping_sub(ONES) & !x & HIGH;
+        while let Some(w) = swar::word(b, i) {
+            // Lanes above a colon may be flagged falsely: every candidate is checked.
+            let mut m = swar::equal(w, b':');
             while m != 0 {
                 let j = i + (m.trailing_zeros() / 8) as usize;
                 m &= m - 1;
