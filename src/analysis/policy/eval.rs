@@ -2525,32 +2525,36 @@ fn pinned_accounts<'a>(s: &'a CStmt<'_>) -> Option<Vec<&'a str>> {
     None
 }
 
-/// [`instantiate_in_account`] written straight into the text buffer.
-fn put_in_account(text: &mut Text<'_>, parts: &[&str; 6], a: &str) -> Span {
-    let start = text.mark();
+/// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
+/// probe of that account can carry, handed out in pieces to `push`.
+fn in_account(parts: &[&str; 6], a: &str, mut push: impl FnMut(&str)) {
     for (k, part) in parts.iter().enumerate() {
         if k > 0 {
-            text.0.push(':');
+            push(":");
         }
         if k == 4 {
-            text.0.push_str(a);
+            push(a);
         } else {
-            glob::instantiate_with(part, "x", 'x', |piece| text.0.push_str(piece));
+            glob::instantiate_with(part, "x", 'x', &mut push);
         }
     }
+}
+
+/// [`in_account`] written straight into the text buffer.
+fn put_in_account(text: &mut Text<'_>, parts: &[&str; 6], a: &str) -> Span {
+    let start = text.mark();
+    in_account(parts, a, |piece| text.0.push_str(piece));
     Span {
         start,
         end: text.mark(),
     }
 }
 
-/// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
-/// probe of that account can carry.
+/// [`in_account`] as a string of its own.
 fn instantiate_in_account(parts: &[&str; 6], a: &str) -> String {
-    let moved = cat(&[
-        parts[0], ":", parts[1], ":", parts[2], ":", parts[3], ":", a, ":", parts[5],
-    ]);
-    glob::instantiate(&moved, "x", 'x')
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + a.len());
+    in_account(parts, a, |piece| out.push_str(piece));
+    out
 }
 
 /// The identity a principal ARN written in the policy stands for; its strings go to `text`.
