@@ -448,18 +448,6 @@ fn audience_words(g: &Grant) -> String {
     }
 }
 
-fn action_list(actions: &[String]) -> String {
-    const SHOWN: usize = 6;
-    if actions.len() <= SHOWN + 1 {
-        return actions.join(", ");
-    }
-    format!(
-        "{}, and {} more",
-        actions[..SHOWN].join(", "),
-        actions.len() - SHOWN
-    )
-}
-
 /// Human-readable block: the verdict first, then each grant explained.
 pub fn render_text(rec: &CheckRecord) -> String {
     let mut out = String::new();
@@ -490,7 +478,7 @@ pub fn render_text(rec: &CheckRecord) -> String {
             g.statement,
             audience_words(g),
             g.access.as_label(),
-            action_list(&g.actions)
+            g.action_summary()
         ));
         for e in &g.explanation {
             out.push_str(&format!("    - {e}\n"));

@@ -199,20 +199,6 @@ pub fn summary(outcome: &Outcome) -> String {
     }
 }
 
-/// Actions for a one-line message: the first six, then how many more.
-fn action_list(actions: &[String]) -> String {
-    const SHOWN: usize = 6;
-    if actions.len() <= SHOWN + 1 {
-        actions.join(", ")
-    } else {
-        format!(
-            "{}, and {} more",
-            actions[..SHOWN].join(", "),
-            actions.len() - SHOWN
-        )
-    }
-}
-
 /// Why each exposing grant exposes, one line per grant.
 pub fn grant_lines(v: &Verdict) -> Vec<String> {
     v.grants
@@ -234,7 +220,7 @@ pub fn grant_lines(v: &Verdict) -> Vec<String> {
             let mut line = format!(
                 "Statement[{}]{sid}: {who} can {} [{}]",
                 g.statement,
-                action_list(&g.actions),
+                g.action_summary(),
                 g.access.as_label()
             );
             if !g.explanation.is_empty() {

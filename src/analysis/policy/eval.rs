@@ -2049,31 +2049,39 @@ impl<'a> Evaluation<'a> {
     }
 
     fn stmt_label(&self, i: usize) -> String {
+        let mut out = String::with_capacity(24);
+        self.push_label(&mut out, i);
+        out
+    }
+
+    /// Appends "statement N (Sid)": sentences are built in place, one allocation each.
+    fn push_label(&self, out: &mut String, i: usize) {
         let mut buf = [0u8; 20];
-        let n = decimal(i, &mut buf);
-        match self.policy.statements[i].sid.as_deref() {
-            Some(sid) if !sid.is_empty() => cat(&["statement ", n, " (", sid, ")"]),
-            _ => cat(&["statement ", n]),
+        out.push_str("statement ");
+        out.push_str(decimal(i, &mut buf));
+        if let Some(sid) = self.policy.statements[i].sid.as_deref() {
+            if !sid.is_empty() {
+                out.push_str(" (");
+                out.push_str(sid);
+                out.push(')');
+            }
         }
     }
 
     /// `prefix` followed by who the probe is.
     fn describe_probe(&self, p: &Probe, prefix: &str) -> String {
         let w = &self.world;
-        if p.service {
-            let svc = w.services[p.svc as usize];
-            let svc = if svc == "*" { "any AWS service" } else { svc };
-            return cat(&[
-                prefix,
-                svc,
-                " acting for a resource of untrusted account ",
-                &self.account_label(p.account),
-            ]);
-        }
         let mut s = String::with_capacity(160);
         s.push_str(prefix);
+        if p.service {
+            let svc = w.services[p.svc as usize];
+            s.push_str(if svc == "*" { "any AWS service" } else { svc });
+            s.push_str(" acting for a resource of untrusted account ");
+            self.push_account_label(&mut s, p.account);
+            return s;
+        }
         s.push_str("a principal of account ");
-        s.push_str(&self.account_label(p.account));
+        self.push_account_label(&mut s, p.account);
         match p.org {
             NONE => s.push_str(", outside any organization"),
             0 => s.push_str(", in an organization it created"),
@@ -2095,14 +2103,10 @@ impl<'a> Evaluation<'a> {
         s
     }
 
-    fn account_label(&self, a: u16) -> String {
+    fn push_account_label(&self, out: &mut String, a: u16) {
+        out.push_str(self.world.account(a));
         if a == self.fresh {
-            cat(&[
-                self.world.account(a),
-                " (stands for any account the policy does not name)",
-            ])
-        } else {
-            self.world.account(a).to_string()
+            out.push_str(" (stands for any account the policy does not name)");
         }
     }
 
@@ -2110,31 +2114,31 @@ impl<'a> Evaluation<'a> {
         let mut out = Vec::with_capacity(4 + self.stmts[a.stmt].clauses.len() + self.denies.len());
         let st = &self.stmts[a.stmt];
         let p = &a.witness;
-        let label = self.stmt_label(a.stmt);
         // Who.
+        let mut who = String::with_capacity(224);
+        self.push_label(&mut who, a.stmt);
         match a.class {
-            Class::Public => out.push(format!(
-                "{label} reaches any AWS account: anyone can open an account that the policy does not name"
-            )),
-            Class::NetRestricted => out.push(format!(
-                "{label} reaches any AWS account, but only from a network the policy names (aws:SourceIp/SourceVpc/SourceVpce); network is not trust, so it is cross-account, not public"
-            )),
-            Class::Org(o) => out.push(cat(&[
-                &label,
-                " reaches members of organization ",
-                self.world.org_id(o),
-                ", which is not a trusted organization",
-            ])),
-            Class::Account(acc) => out.push(cat(&[
-                &label,
-                " reaches account ",
-                self.world.account(acc),
-                ", which is not in the trust zone",
-            ])),
-            Class::Service(_) => out.push(format!(
-                "{label} reaches an AWS service acting for an account outside the trust zone (confused deputy): nothing pins aws:SourceAccount/SourceArn/SourceOwner to trusted accounts"
-            )),
+            Class::Public => who.push_str(
+                " reaches any AWS account: anyone can open an account that the policy does not name",
+            ),
+            Class::NetRestricted => who.push_str(
+                " reaches any AWS account, but only from a network the policy names (aws:SourceIp/SourceVpc/SourceVpce); network is not trust, so it is cross-account, not public",
+            ),
+            Class::Org(o) => {
+                who.push_str(" reaches members of organization ");
+                who.push_str(self.world.org_id(o));
+                who.push_str(", which is not a trusted organization");
+            }
+            Class::Account(acc) => {
+                who.push_str(" reaches account ");
+                who.push_str(self.world.account(acc));
+                who.push_str(", which is not in the trust zone");
+            }
+            Class::Service(_) => who.push_str(
+                " reaches an AWS service acting for an account outside the trust zone (confused deputy): nothing pins aws:SourceAccount/SourceArn/SourceOwner to trusted accounts",
+            ),
         }
+        out.push(who);
         if st.not_principal {
             out.push("NotPrincipal with Allow matches every principal that is not listed".into());
         } else {
@@ -2178,7 +2182,9 @@ impl<'a> Evaluation<'a> {
             p: *p,
         };
         for c in &st.clauses {
-            out.push(describe_clause(c, &ctx, true));
+            let mut line = String::with_capacity(192);
+            describe_clause(&mut line, c, &ctx, true);
+            out.push(line);
         }
         out.push(self.describe_probe(p, "for example: "));
         // Denies that could have covered these actions.
@@ -2188,34 +2194,26 @@ impl<'a> Evaluation<'a> {
             if d.allow || d.mask & (st.mask & self.counted) == 0 {
                 continue;
             }
-            let dl = self.stmt_label(i);
+            let mut line = String::with_capacity(160);
+            line.push_str("Deny ");
+            self.push_label(&mut line, i);
             if d.res & bit == 0 {
-                out.push(cat(&[
-                    "Deny ",
-                    &dl,
-                    " does not apply: its Resource does not match",
-                ]));
-                continue;
-            }
-            if !self.principal_matches(d, p) {
+                line.push_str(" does not apply: its Resource does not match");
+            } else if !self.principal_matches(d, p) {
                 let words = deny_words[i].get_or_insert_with(|| self.deny_principal_words(d));
-                out.push(cat(&["Deny ", &dl, " ", words]));
-                continue;
+                line.push(' ');
+                line.push_str(words);
+            } else if let Some(c) = d.clauses.iter().find(|c| !c.eval(&ctx, false)) {
+                line.push_str(" does not apply: ");
+                describe_clause(&mut line, c, &ctx, false);
+            } else {
+                let removed = d.mask & st.mask & self.counted;
+                let mut buf = [0u8; 20];
+                line.push_str(" applies and removes ");
+                line.push_str(decimal(removed.count_ones() as usize, &mut buf));
+                line.push_str(" of the statement's actions");
             }
-            if let Some(c) = d.clauses.iter().find(|c| !c.eval(&ctx, false)) {
-                out.push(cat(&[
-                    "Deny ",
-                    &dl,
-                    " does not apply: ",
-                    &describe_clause(c, &ctx, false),
-                ]));
-                continue;
-            }
-            let removed = d.mask & st.mask & self.counted;
-            let n = removed.count_ones();
-            out.push(format!(
-                "Deny {dl} applies and removes {n} of the statement's actions"
-            ));
+            out.push(line);
         }
         out
     }
@@ -2638,11 +2636,11 @@ fn single_valued(key: Key) -> bool {
     )
 }
 
-/// Plain words for one clause's value in a context; `allow` is the statement's effect.
-fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String {
+/// Appends plain words for one clause's value in a context; `allow` is the statement's
+/// effect. Written into the caller's sentence: explanations are built for every exposing
+/// grant.
+fn describe_clause<C: Context>(out: &mut String, c: &CClause<'_>, ctx: &C, allow: bool) {
     use std::fmt::Write as _;
-    // One buffer for the whole sentence: explanations are built for every exposing grant.
-    let mut out = String::with_capacity(192);
     out.push_str(c.op_name);
     out.push(' ');
     out.push_str(c.key_name);
@@ -2729,7 +2727,6 @@ fn describe_clause<C: Context>(c: &CClause<'_>, ctx: &C, allow: bool) -> String 
             out.push_str(if r { "true" } else { "false" });
         }
     }
-    out
 }
 
 #[cfg(test)]

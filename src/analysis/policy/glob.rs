@@ -141,7 +141,7 @@ pub fn instantiate_with(pat: &str, star: &str, one: char, mut push: impl FnMut(&
     let mut buf = [0u8; 4];
     let one: &str = one.encode_utf8(&mut buf);
     let mut rest = pat;
-    while let Some(i) = rest.find(['*', '?']) {
+    while let Some(i) = first_wildcard(rest.as_bytes()) {
         push(&rest[..i]);
         push(if rest.as_bytes()[i] == b'*' {
             star

@@ -28,6 +28,7 @@ pub mod parse;
 mod principal;
 mod swar;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
@@ -131,12 +132,28 @@ pub struct Grant {
     pub sid: Option<String>,
     pub audience: Audience,
     /// ECR actions reachable through this statement, `ecr:Name` form, sorted.
-    pub actions: Vec<String>,
+    pub actions: Vec<Cow<'static, str>>,
     pub access: Access,
     pub public: bool,
     pub network_restricted: bool,
     /// Plain-language reasons, e.g. why a condition does not restrict.
     pub explanation: Vec<String>,
+}
+
+impl Grant {
+    /// The actions for a one-line message (`check` text, the IaC gate): the first six,
+    /// then how many more, since an admin grant lists dozens.
+    pub fn action_summary(&self) -> String {
+        const SHOWN: usize = 6;
+        if self.actions.len() <= SHOWN + 1 {
+            return self.actions.join(", ");
+        }
+        format!(
+            "{}, and {} more",
+            self.actions[..SHOWN].join(", "),
+            self.actions.len() - SHOWN
+        )
+    }
 }
 
 /// Who outside the trust zone the grant reaches.
