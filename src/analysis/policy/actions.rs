@@ -176,7 +176,8 @@ fn lookup(name: &str) -> Known {
         } else {
             REGISTRY_ACTIONS[k - REPOSITORY_ACTIONS.len()].as_bytes()
         };
-        if cand.eq_ignore_ascii_case(nb) {
+        // Names are nearly always written in the table's case: compare exactly first.
+        if cand == nb || cand.eq_ignore_ascii_case(nb) {
             return if k < REPOSITORY_ACTIONS.len() {
                 Known::Repository(k as u32)
             } else {

@@ -79,8 +79,14 @@ impl Key {
         {
             return Key::ResourceTag;
         }
-        KEYS.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        // Keys are nearly always written as documented: an exact match is one compare of
+        // equal-length names, the case-insensitive scan only the fallback.
+        let same_len = || KEYS.iter().filter(|(n, _)| n.len() == b.len());
+        if let Some((_, k)) = same_len().find(|(n, _)| n.as_bytes() == b) {
+            return *k;
+        }
+        same_len()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(b))
             .map_or(Key::Free, |(_, k)| *k)
     }
 }

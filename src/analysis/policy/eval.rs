@@ -1718,10 +1718,11 @@ impl<'a> Evaluation<'a> {
         // direct call and absent on service calls, so no other probe can satisfy it.
         let n_acc = self.world.accounts.len();
         let bump = self.bump;
-        let mut always: BVec<'_, u32> = BVec::new_in(bump);
+        let n_stmts = self.stmts.len();
+        let mut always: BVec<'_, u32> = BVec::with_capacity_in(n_stmts, bump);
         // (account, statement, the statement names the whole account), grouped by account.
-        let mut by_account: BVec<'_, (u16, u32, bool)> = BVec::new_in(bump);
-        let mut service_only: BVec<'_, u32> = BVec::new_in(bump);
+        let mut by_account: BVec<'_, (u16, u32, bool)> = BVec::with_capacity_in(2 * n_stmts, bump);
+        let mut service_only: BVec<'_, u32> = BVec::with_capacity_in(n_stmts, bump);
         let any_probe = PCtx {
             w: &self.world,
             p: self.base_probe(),

@@ -43,7 +43,7 @@ pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind<'_> {
         PrincipalType::Service => PrincipalKind::Service { name: s },
         PrincipalType::Federated => {
             if let Some(parts) = arn_parts(s) {
-                if s.bytes().any(|b| b == b'*' || b == b'?') {
+                if super::glob::has_wildcard(s.as_bytes()) {
                     return PrincipalKind::Everyone {
                         why: "a wildcard inside a principal ARN is invalid in IAM; treated as everyone (fail safe)",
                     };
@@ -73,7 +73,7 @@ pub fn classify(t: PrincipalType, s: &str) -> PrincipalKind<'_> {
                 return PrincipalKind::Account { account: s };
             }
             if let Some(parts) = arn_parts(s) {
-                if s.bytes().any(|b| b == b'*' || b == b'?') {
+                if super::glob::has_wildcard(s.as_bytes()) {
                     return PrincipalKind::Everyone {
                         why: "a wildcard inside a principal ARN is invalid in IAM; treated as everyone (fail safe)",
                     };
