@@ -8,7 +8,8 @@
 //!
 //! Cost control: action sets are bit masks computed once, statements are indexed by the
 //! accounts their principals name, dimensions the policy never mentions (networks,
-//! organizations, identities, source keys) collapse to one value, and the total work is
+//! organizations, identities, source keys) collapse to one value, statements that can never
+//! apply are found before the probes are built and give them no literals, and the total work is
 //! bounded ([`EVAL_BUDGET`]); a policy that exceeds it is reported as `too_complex`.
 //! Allocation is kept per policy rather than per string: literals are borrowed from the
 //! parsed policy, every string a probe carries lives in one buffer ([`World::text`]), and
@@ -28,7 +29,7 @@ use ipnet::IpNet;
 use super::actions::{self, ActionNames};
 use super::condition::{CClause, Context, Key, ReqVal, Val, parse_net};
 use super::glob;
-use super::parse::{BaseOp, Policy, Principal, Quantifier};
+use super::parse::{BaseOp, Policy, Principal, Quantifier, Statement};
 use super::principal::{self, PrincipalKind, is_account_id};
 use super::swar;
 use super::{
@@ -45,6 +46,8 @@ const ARENA_BYTES: usize = 16 * 1024;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
+/// Index of the fresh outsider account (named nowhere in the policy) among the probe accounts.
+const FRESH: u16 = 0;
 /// Most grants listed per verdict: a longer list is unreadable and costs time per input.
 const MAX_GRANTS: usize = 256;
 /// Grant accumulators found by linear scan below this count, by hash index above it.
@@ -243,6 +246,71 @@ impl World<'_> {
     fn org_id(&self, o: u16) -> &str {
         self.text.get(self.orgs[o as usize].id)
     }
+
+    fn principal_matches(&self, s: &CStmt, p: &Probe) -> bool {
+        let any = (!p.service && s.whole.binary_search(&p.account).is_ok())
+            || s.others.iter().any(|&k| match &s.items[k as usize] {
+                PItem::Everyone(_) => true,
+                PItem::Account(a, _) => !p.service && *a == p.account,
+                PItem::Specific(a, _, arn) => {
+                    !p.service && *a == p.account && {
+                        let id = self.ident(p.account, p.ident);
+                        self.s(id.arn) == *arn || id.sts.is_some_and(|s| self.s(s) == *arn)
+                    }
+                }
+                PItem::Service(name) => {
+                    p.service
+                        && (*name == "*"
+                            || self.services[p.svc as usize].eq_ignore_ascii_case(name))
+                }
+                PItem::Nobody(_) => false,
+            });
+        any != s.not_principal
+    }
+
+    /// Whether a statement that reads no probe field but the organization (an org-restricted
+    /// grant, the most common condition) fails for every organization a probe can carry,
+    /// calling directly or as a service: then no probe needs to check it. Statements that
+    /// read other fields are left to the probes.
+    fn never_applies(&self, s: &CStmt) -> bool {
+        if stmt_dims(s) & !DIM_ORG != 0 {
+            return false;
+        }
+        let orgs = std::iter::once(NONE).chain(0..self.orgs.len() as u16);
+        for org in orgs {
+            for service in [false, true] {
+                let p = Probe {
+                    service,
+                    org,
+                    ..base_probe()
+                };
+                if self.principal_matches(s, &p) && self.conditions_hold(s, &p) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn conditions_hold(&self, s: &CStmt, p: &Probe) -> bool {
+        let ctx = PCtx { w: self, p: *p };
+        s.clauses.iter().all(|c| c.eval(&ctx, s.allow))
+    }
+}
+
+/// The public outsider calling directly from the first network, outside any
+/// organization: the probe others are varied from.
+fn base_probe() -> Probe {
+    Probe {
+        service: false,
+        class: Class::Public,
+        account: FRESH,
+        ident: 0,
+        org: NONE,
+        net: 0,
+        svc: 0,
+        src_arn: 0,
+    }
 }
 
 struct PCtx<'w, 'a> {
@@ -286,7 +354,9 @@ impl Context for PCtx<'_, '_> {
                 _ => ReqVal::Missing,
             },
             _ => {
-                let net = &w.nets[p.net as usize];
+                // Read only by the keys that need it: liveness evaluates org-only
+                // statements in a world that has no networks yet.
+                let net = || &w.nets[p.net as usize];
                 let opt = |s: Option<Span>| s.map_or(ReqVal::Missing, |s| ReqVal::One(w.s(s)));
                 match key {
                     Key::PrincipalAccount => ReqVal::One(w.account(p.account)),
@@ -296,8 +366,8 @@ impl Context for PCtx<'_, '_> {
                     Key::PrincipalOrgPaths => {
                         org.map_or(ReqVal::Missing, |o| ReqVal::One(w.s(o.path)))
                     }
-                    Key::SourceVpc => opt(net.vpc),
-                    Key::SourceVpce => opt(net.vpce),
+                    Key::SourceVpc => opt(net().vpc),
+                    Key::SourceVpce => opt(net().vpce),
                     _ => ReqVal::Missing,
                 }
             }
@@ -340,8 +410,6 @@ struct Harvest<'a> {
     svc_name_lits: BVec<'a, &'a str>,
     specifics: BVec<'a, (&'a str, &'a str)>,
     uses_network: bool,
-    uses_org: bool,
-    uses_src_org: bool,
     uses_identity: bool,
     uses_source: bool,
     wildcard_principal: bool,
@@ -369,8 +437,6 @@ impl<'a> Harvest<'a> {
             svc_name_lits: BVec::new_in(bump),
             specifics: BVec::new_in(bump),
             uses_network: false,
-            uses_org: false,
-            uses_src_org: false,
             uses_identity: false,
             uses_source: false,
             wildcard_principal: false,
@@ -524,38 +590,46 @@ fn note_net_id<'a>(
     }
 }
 
-fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>], bump: &'a Bump) -> Harvest<'a> {
-    let mut h = Harvest::new_in(bump);
-    for (st, cs) in policy.statements.iter().zip(stmts) {
-        if st.not_principal {
-            h.wildcard_principal = true;
-        }
-        match &st.principal {
-            Principal::Star => h.wildcard_principal = true,
-            Principal::Map(items) => {
-                for ((_, s), item) in items.iter().zip(&cs.items) {
-                    if s.len() <= MAX_HARVEST_LEN {
-                        digit_runs(s, &mut h.acct_lits);
-                    }
-                    match *item {
-                        PItem::Everyone(_) => h.wildcard_principal = true,
-                        PItem::Service(name) => push_unique(&mut h.svc_names, name),
-                        PItem::Specific(_, account, arn) => {
-                            push_unique(&mut h.specifics, (account, arn));
-                        }
-                        _ => {}
-                    }
-                }
-            }
+/// Which literals one harvest pass collects.
+#[derive(Clone, Copy)]
+enum Pass<'l> {
+    /// Organization ids and paths, from every statement: the organizations a probe can
+    /// carry must be known before liveness (an org-only statement is judged against them).
+    Orgs,
+    /// Everything else, from the live statements only: a statement that never applies
+    /// cannot tell two probes apart, so its literals would only add probes.
+    Probes(&'l [bool]),
+}
+
+/// Collects literals into `h` (one [`Pass`]), then sorts, deduplicates and caps them.
+fn harvest<'a>(h: &mut Harvest<'a>, policy: &'a Policy<'a>, stmts: &[CStmt<'a>], pass: Pass<'_>) {
+    for (i, (st, cs)) in policy.statements.iter().zip(stmts).enumerate() {
+        let probes = match pass {
+            Pass::Orgs => false,
+            Pass::Probes(live) if live[i] => true,
+            Pass::Probes(_) => continue,
+        };
+        if probes {
+            harvest_principal(h, st, cs);
         }
         for c in &cs.clauses {
-            match c.key {
-                Key::SourceIp | Key::SourceVpc | Key::SourceVpce => h.uses_network = true,
-                Key::PrincipalOrgId | Key::PrincipalOrgPaths => h.uses_org = true,
-                Key::SourceOrgId | Key::SourceOrgPaths => h.uses_src_org = true,
-                Key::PrincipalArn | Key::UserId | Key::Username => h.uses_identity = true,
-                Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
-                _ => {}
+            if probes {
+                match c.key {
+                    Key::SourceIp | Key::SourceVpc | Key::SourceVpce => h.uses_network = true,
+                    Key::PrincipalArn | Key::UserId | Key::Username => h.uses_identity = true,
+                    Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
+                    _ => {}
+                }
+            }
+            let org_key = matches!(
+                c.key,
+                Key::PrincipalOrgId
+                    | Key::SourceOrgId
+                    | Key::PrincipalOrgPaths
+                    | Key::SourceOrgPaths
+            );
+            if !probes && !org_key {
+                continue;
             }
             let raw: &'a [Cow<'a, str>] = c.raw;
             for (vi, v) in raw.iter().enumerate() {
@@ -563,41 +637,26 @@ fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>], bump: &'a Bump) -> H
                 if v.len() > MAX_HARVEST_LEN {
                     continue;
                 }
-                digit_runs(v, &mut h.acct_lits);
                 let represent = vi < PER_CLAUSE;
+                if !probes {
+                    if represent {
+                        harvest_org_value(h, c.key, v);
+                    }
+                    continue;
+                }
+                digit_runs(v, &mut h.acct_lits);
                 match c.key {
                     Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => {
-                        note_account_value(&mut h, v)
+                        note_account_value(h, v)
                     }
                     Key::PrincipalArn | Key::SourceArn => {
                         if let Some(parts) = principal::arn_parts(v) {
-                            note_account_value(&mut h, parts[4]);
+                            note_account_value(h, parts[4]);
                         }
                         if c.key == Key::PrincipalArn {
                             push_unique(&mut h.principal_arn_pats, v);
                         } else {
                             push_unique(&mut h.src_arn_pats, v);
-                        }
-                    }
-                    Key::PrincipalOrgId | Key::SourceOrgId if represent => {
-                        note_org_value(&mut h, v)
-                    }
-                    Key::PrincipalOrgPaths | Key::SourceOrgPaths if represent => {
-                        let id = v.split('/').next().unwrap_or("");
-                        note_org_value(&mut h, id);
-                        let org = if glob::is_pattern(id) {
-                            instantiate_org(id)
-                        } else {
-                            Some(id.to_ascii_lowercase())
-                        };
-                        if let Some(org) = org.filter(|o| valid_org(o)) {
-                            let rest = &v[id.len()..];
-                            let mut path = org.clone();
-                            path.push_str(&glob::instantiate(rest, "x", 'x'));
-                            if !path.ends_with('/') {
-                                path.push('/');
-                            }
-                            push_unique(&mut h.org_paths, (org, path));
                         }
                     }
                     Key::UserId => push_unique(&mut h.userid_pats, v),
@@ -626,24 +685,80 @@ fn harvest<'a>(policy: &'a Policy<'a>, stmts: &[CStmt<'a>], bump: &'a Bump) -> H
         }
     }
     let mut over = false;
-    over |= settle(&mut h.acct_lits, HARVEST_CAP_ACCOUNTS);
-    over |= settle(&mut h.acct_pats, HARVEST_CAP);
-    over |= settle(&mut h.principal_arn_pats, 4 * HARVEST_CAP_ACCOUNTS);
-    over |= settle(&mut h.src_arn_pats, HARVEST_CAP);
-    over |= settle(&mut h.org_ids, HARVEST_CAP);
-    over |= settle(&mut h.org_pats, HARVEST_CAP);
-    over |= settle(&mut h.org_paths, HARVEST_CAP);
-    over |= settle(&mut h.userid_pats, 4 * HARVEST_CAP_ACCOUNTS);
-    over |= settle(&mut h.cidrs, HARVEST_CAP);
-    over |= settle(&mut h.vpces, HARVEST_CAP);
-    over |= settle(&mut h.vpce_pats, HARVEST_CAP);
-    over |= settle(&mut h.vpcs, HARVEST_CAP);
-    over |= settle(&mut h.vpc_pats, HARVEST_CAP);
-    over |= settle(&mut h.svc_names, HARVEST_CAP);
-    over |= settle(&mut h.svc_name_lits, HARVEST_CAP);
-    over |= settle(&mut h.specifics, HARVEST_CAP_ACCOUNTS);
-    h.overflow = over;
-    h
+    match pass {
+        Pass::Orgs => {
+            over |= settle(&mut h.org_ids, HARVEST_CAP);
+            over |= settle(&mut h.org_pats, HARVEST_CAP);
+            over |= settle(&mut h.org_paths, HARVEST_CAP);
+        }
+        Pass::Probes(_) => {
+            over |= settle(&mut h.acct_lits, HARVEST_CAP_ACCOUNTS);
+            over |= settle(&mut h.acct_pats, HARVEST_CAP);
+            over |= settle(&mut h.principal_arn_pats, 4 * HARVEST_CAP_ACCOUNTS);
+            over |= settle(&mut h.src_arn_pats, HARVEST_CAP);
+            over |= settle(&mut h.userid_pats, 4 * HARVEST_CAP_ACCOUNTS);
+            over |= settle(&mut h.cidrs, HARVEST_CAP);
+            over |= settle(&mut h.vpces, HARVEST_CAP);
+            over |= settle(&mut h.vpce_pats, HARVEST_CAP);
+            over |= settle(&mut h.vpcs, HARVEST_CAP);
+            over |= settle(&mut h.vpc_pats, HARVEST_CAP);
+            over |= settle(&mut h.svc_names, HARVEST_CAP);
+            over |= settle(&mut h.svc_name_lits, HARVEST_CAP);
+            over |= settle(&mut h.specifics, HARVEST_CAP_ACCOUNTS);
+        }
+    }
+    h.overflow |= over;
+}
+
+/// Accounts, services and named principals of one statement's principal.
+fn harvest_principal<'a>(h: &mut Harvest<'a>, st: &'a Statement<'a>, cs: &CStmt<'a>) {
+    if st.not_principal {
+        h.wildcard_principal = true;
+    }
+    match &st.principal {
+        Principal::Star => h.wildcard_principal = true,
+        Principal::Map(items) => {
+            for ((_, s), item) in items.iter().zip(&cs.items) {
+                if s.len() <= MAX_HARVEST_LEN {
+                    digit_runs(s, &mut h.acct_lits);
+                }
+                match *item {
+                    PItem::Everyone(_) => h.wildcard_principal = true,
+                    PItem::Service(name) => push_unique(&mut h.svc_names, name),
+                    PItem::Specific(_, account, arn) => {
+                        push_unique(&mut h.specifics, (account, arn));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// One value of an organization key: an org id, or a path and the org it starts with.
+fn harvest_org_value<'a>(h: &mut Harvest<'a>, key: Key, v: &'a str) {
+    match key {
+        Key::PrincipalOrgId | Key::SourceOrgId => note_org_value(h, v),
+        Key::PrincipalOrgPaths | Key::SourceOrgPaths => {
+            let id = v.split('/').next().unwrap_or("");
+            note_org_value(h, id);
+            let org = if glob::is_pattern(id) {
+                instantiate_org(id)
+            } else {
+                Some(id.to_ascii_lowercase())
+            };
+            if let Some(org) = org.filter(|o| valid_org(o)) {
+                let rest = &v[id.len()..];
+                let mut path = org.clone();
+                path.push_str(&glob::instantiate(rest, "x", 'x'));
+                if !path.ends_with('/') {
+                    path.push('/');
+                }
+                push_unique(&mut h.org_paths, (org, path));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// First candidate equal to no literal and matched by no pattern that pins a character
@@ -847,7 +962,6 @@ pub(crate) struct Evaluation<'a> {
     counted: u64,
     /// Number of public-class network kinds; the rest are policy networks.
     pub_nets: usize,
-    fresh: u16,
     registry: Option<RegistryScope>,
     /// The probe set is incomplete (too many literals or accounts).
     overflow: bool,
@@ -855,6 +969,8 @@ pub(crate) struct Evaluation<'a> {
     denies: BVec<'a, usize>,
     /// Account indices sorted by account id, for lookups by id.
     acct_order: BVec<'a, u16>,
+    /// Statements that can apply to some request ([`liveness`]).
+    live: BVec<'a, bool>,
     /// The arena everything above lives in, for what `run` builds.
     bump: &'a Bump,
 }
@@ -1146,26 +1262,106 @@ impl<'a> Evaluation<'a> {
                 }
             }
             let cost = 1 + clauses.iter().map(CClause::eval_cost).sum::<usize>();
+            // What does not depend on the probe accounts is indexed now: liveness, judged
+            // before the accounts exist, matches principals through it.
+            let mut others = BVec::new_in(bump);
+            let mut first_everyone = u32::MAX;
+            let mut first_service = u32::MAX;
+            for (k, it) in items.iter().enumerate() {
+                let k = k as u32;
+                match it {
+                    PItem::Account(..) | PItem::Nobody(_) => continue,
+                    PItem::Everyone(_) => first_everyone = first_everyone.min(k),
+                    PItem::Service(_) => first_service = first_service.min(k),
+                    PItem::Specific(..) => {}
+                }
+                others.push(k);
+            }
             stmts.push(CStmt {
                 allow: st.allow,
                 not_principal: st.not_principal,
                 items,
                 whole: BVec::new_in(bump),
-                others: BVec::new_in(bump),
+                others,
                 mask,
                 res,
                 clauses,
                 cost,
-                first_everyone: u32::MAX,
-                first_service: u32::MAX,
+                first_everyone,
+                first_service,
                 first_of_account: BVec::new_in(bump),
             });
         }
-        let h = harvest(policy, &stmts, bump);
-        let mut overflow = h.overflow;
         // Sized for typical policies (a few accounts, networks and source ARNs): growing it
         // cost more than the extra room.
         let mut text = Text(BString::with_capacity_in(1024, bump));
+        let mut h = Harvest::new_in(bump);
+        harvest(&mut h, policy, &stmts, Pass::Orgs);
+
+        // Organizations: [0] is the outsider's own.
+        let mut orgs: BVec<'a, Org> = BVec::with_capacity_in(4, bump);
+        let own = pick_fresh(&FRESH_ORGS, &h.org_ids, &h.org_pats, 2);
+        let own_id = text.put(&[own]);
+        orgs.push(Org {
+            id: own_id,
+            path: text.put(&[own, "/r-q7zk/ou-q7zk-probe000/"]),
+        });
+        let add_org =
+            |text: &mut Text<'a>, orgs: &mut BVec<'a, Org>, o: &str, path: Option<&str>| {
+                if orgs.len() >= MAX_ORGS || trust.trusted_orgs.contains(o) {
+                    return;
+                }
+                let dup = match path {
+                    None => orgs.iter().any(|x| text.get(x.id) == o),
+                    Some(p) => orgs.iter().any(|x| text.get(x.path) == p),
+                };
+                if !dup {
+                    let id = text.put(&[o]);
+                    let path = match path {
+                        Some(p) => text.put(&[p]),
+                        None => text.put(&[o, "/r-q7zk/ou-q7zk-probe000/"]),
+                    };
+                    orgs.push(Org { id, path });
+                }
+            };
+        for o in &h.org_ids {
+            add_org(&mut text, &mut orgs, o, None);
+        }
+        for p in &h.org_pats {
+            if let Some(o) = instantiate_org(p) {
+                add_org(&mut text, &mut orgs, &o, None);
+            }
+        }
+        for (o, path) in &h.org_paths {
+            add_org(&mut text, &mut orgs, o, Some(path));
+        }
+
+        // Which statements can apply at all, judged before the rest of the world is built
+        // so that the literals of the others do not become probes.
+        let org_world = World {
+            text,
+            accounts: BVec::new_in(bump),
+            idents: BVec::new_in(bump),
+            ident_at: BVec::new_in(bump),
+            orgs,
+            nets: BVec::new_in(bump),
+            services: BVec::new_in(bump),
+            src_arns: BVec::new_in(bump),
+            src_at: BVec::new_in(bump),
+            region,
+            resource_account,
+            tags,
+            resources,
+        };
+        let live = liveness(&org_world, &stmts, counted, bump);
+        let World {
+            mut text,
+            orgs,
+            resources,
+            ..
+        } = org_world;
+        harvest(&mut h, policy, &stmts, Pass::Probes(&live));
+        let mut overflow = h.overflow;
 
         // Accounts: the fresh outsider first, then named untrusted ones.
         let is_trusted = |a: &str| is_trusted_account(trust, a);
@@ -1271,44 +1467,6 @@ impl<'a> Evaluation<'a> {
             plan.push_for(&mut text, &mut idents, a);
         }
         ident_at.push(idents.len() as u32);
-
-        // Organizations: [0] is the outsider's own.
-        let mut orgs: BVec<'a, Org> = BVec::with_capacity_in(4, bump);
-        let own = pick_fresh(&FRESH_ORGS, &h.org_ids, &h.org_pats, 2);
-        let own_id = text.put(&[own]);
-        orgs.push(Org {
-            id: own_id,
-            path: text.put(&[own, "/r-q7zk/ou-q7zk-probe000/"]),
-        });
-        let add_org =
-            |text: &mut Text<'a>, orgs: &mut BVec<'a, Org>, o: &str, path: Option<&str>| {
-                if orgs.len() >= MAX_ORGS || trust.trusted_orgs.contains(o) {
-                    return;
-                }
-                let dup = match path {
-                    None => orgs.iter().any(|x| text.get(x.id) == o),
-                    Some(p) => orgs.iter().any(|x| text.get(x.path) == p),
-                };
-                if !dup {
-                    let id = text.put(&[o]);
-                    let path = match path {
-                        Some(p) => text.put(&[p]),
-                        None => text.put(&[o, "/r-q7zk/ou-q7zk-probe000/"]),
-                    };
-                    orgs.push(Org { id, path });
-                }
-            };
-        for o in &h.org_ids {
-            add_org(&mut text, &mut orgs, o, None);
-        }
-        for p in &h.org_pats {
-            if let Some(o) = instantiate_org(p) {
-                add_org(&mut text, &mut orgs, &o, None);
-            }
-        }
-        for (o, path) in &h.org_paths {
-            add_org(&mut text, &mut orgs, o, Some(path));
-        }
 
         // Networks: [0] a generic public IPv4 address; public kinds first.
         let in_any = |ip: IpAddr| h.cidrs.iter().any(|n| n.contains(&ip));
@@ -1483,22 +1641,12 @@ impl<'a> Evaluation<'a> {
             }
             for (k, it) in s.items.iter().enumerate() {
                 match it {
-                    PItem::Account(a, _) => {
-                        if *a != NONE {
-                            s.whole.push(*a);
-                        }
+                    PItem::Account(a, _) if *a != NONE => {
+                        s.whole.push(*a);
+                        s.first_of_account.push((*a, k as u32));
                     }
-                    PItem::Nobody(_) => {}
-                    _ => s.others.push(k as u32),
-                }
-            }
-            for (k, it) in s.items.iter().enumerate() {
-                let k = k as u32;
-                match it {
-                    PItem::Everyone(_) => s.first_everyone = s.first_everyone.min(k),
-                    PItem::Service(_) => s.first_service = s.first_service.min(k),
-                    PItem::Account(a, _) | PItem::Specific(a, _, _) if *a != NONE => {
-                        s.first_of_account.push((*a, k));
+                    PItem::Specific(a, _, _) if *a != NONE => {
+                        s.first_of_account.push((*a, k as u32));
                     }
                     _ => {}
                 }
@@ -1525,10 +1673,10 @@ impl<'a> Evaluation<'a> {
             world,
             counted,
             pub_nets,
-            fresh: 0,
             registry,
             overflow,
             acct_order,
+            live,
         }
     }
 
@@ -1540,75 +1688,6 @@ impl<'a> Evaluation<'a> {
             .map(|k| self.acct_order[k])
     }
 
-    fn principal_matches(&self, s: &CStmt, p: &Probe) -> bool {
-        let any = (!p.service && s.whole.binary_search(&p.account).is_ok())
-            || s.others.iter().any(|&k| match &s.items[k as usize] {
-                PItem::Everyone(_) => true,
-                PItem::Account(a, _) => !p.service && *a == p.account,
-                PItem::Specific(a, _, arn) => {
-                    !p.service && *a == p.account && {
-                        let w = &self.world;
-                        let id = w.ident(p.account, p.ident);
-                        w.s(id.arn) == *arn || id.sts.is_some_and(|s| w.s(s) == *arn)
-                    }
-                }
-                PItem::Service(name) => {
-                    p.service
-                        && (*name == "*"
-                            || self.world.services[p.svc as usize].eq_ignore_ascii_case(name))
-                }
-                PItem::Nobody(_) => false,
-            });
-        any != s.not_principal
-    }
-
-    /// Whether a statement that reads no probe field but the organization (an org-restricted
-    /// grant, the most common condition) fails for every organization a probe can carry,
-    /// calling directly or as a service: then no probe needs to check it. Statements that
-    /// read other fields are left to the probes.
-    fn never_applies(&self, s: &CStmt) -> bool {
-        if stmt_dims(s) & !DIM_ORG != 0 {
-            return false;
-        }
-        let orgs = std::iter::once(NONE).chain(0..self.world.orgs.len() as u16);
-        for org in orgs {
-            for service in [false, true] {
-                let p = Probe {
-                    service,
-                    org,
-                    ..self.base_probe()
-                };
-                if self.principal_matches(s, &p) && self.conditions_hold(s, &p) {
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    fn conditions_hold(&self, s: &CStmt, p: &Probe) -> bool {
-        let ctx = PCtx {
-            w: &self.world,
-            p: *p,
-        };
-        s.clauses.iter().all(|c| c.eval(&ctx, s.allow))
-    }
-
-    /// The public outsider calling directly from the first network, outside any
-    /// organization: the probe others are varied from.
-    fn base_probe(&self) -> Probe {
-        Probe {
-            service: false,
-            class: Class::Public,
-            account: self.fresh,
-            ident: 0,
-            org: NONE,
-            net: 0,
-            svc: 0,
-            src_arn: 0,
-        }
-    }
-
     fn probes(&self, h_orgs: bool) -> BVec<'a, Probe> {
         let w = &self.world;
         let mut out = BVec::with_capacity_in(64, self.bump);
@@ -1617,9 +1696,9 @@ impl<'a> Evaluation<'a> {
         let all_nets = 0..w.nets.len() as u16;
         let pub_nets = 0..self.pub_nets as u16;
         let pol_nets = self.pub_nets as u16..w.nets.len() as u16;
-        let base = self.base_probe();
+        let base = base_probe();
         for (classes, nets) in [(Class::Public, pub_nets), (Class::NetRestricted, pol_nets)] {
-            for ident in 0..w.n_idents(self.fresh) {
+            for ident in 0..w.n_idents(FRESH) {
                 for &org in pub_orgs {
                     for net in nets.clone() {
                         if out.len() > MAX_PROBES {
@@ -1637,7 +1716,7 @@ impl<'a> Evaluation<'a> {
             }
         }
         for org in pol_orgs.clone() {
-            for ident in 0..w.n_idents(self.fresh) {
+            for ident in 0..w.n_idents(FRESH) {
                 for net in all_nets.clone() {
                     if out.len() > MAX_PROBES {
                         return out;
@@ -1680,7 +1759,7 @@ impl<'a> Evaluation<'a> {
         let accts = if uses_source {
             0..w.accounts.len() as u16
         } else {
-            self.fresh..self.fresh + 1
+            FRESH..FRESH + 1
         };
         let orgs = if uses_src_org {
             0..w.orgs.len() as u16
@@ -1723,33 +1802,11 @@ impl<'a> Evaluation<'a> {
         // (account, statement, the statement names the whole account), grouped by account.
         let mut by_account: BVec<'_, (u16, u32, bool)> = BVec::with_capacity_in(2 * n_stmts, bump);
         let mut service_only: BVec<'_, u32> = BVec::with_capacity_in(n_stmts, bump);
-        let any_probe = PCtx {
-            w: &self.world,
-            p: self.base_probe(),
-        };
-        // Statements that can apply to some probe; the rest are never checked.
-        let mut live: BVec<'_, bool> = bumpalo::vec![in bump; false; self.stmts.len()];
+        let live = &self.live;
         for (i, s) in self.stmts.iter().enumerate() {
-            // A statement with no counted action changes nothing, Allow or Deny.
-            if s.mask & self.counted == 0 {
+            if !live[i] {
                 continue;
             }
-            if s.res == 0 {
-                continue;
-            }
-            // A clause on a key no probe sets (one the caller picks, the region, the tags)
-            // has the same outcome for every probe: false once means never (a Deny whose
-            // TLS condition the caller can avoid), so the statement is never checked.
-            if s.clauses
-                .iter()
-                .any(|c| probe_independent(c) && !c.eval(&any_probe, s.allow))
-            {
-                continue;
-            }
-            if self.never_applies(s) {
-                continue;
-            }
-            live[i] = true;
             if let Some(pinned) = pinned_accounts(s) {
                 let mut idx: Vec<u16> = pinned
                     .into_iter()
@@ -1796,7 +1853,7 @@ impl<'a> Evaluation<'a> {
             let mut org = false;
             let mut src = false;
             let mut src_org = false;
-            for (s, _) in self.stmts.iter().zip(&live).filter(|(_, l)| **l) {
+            for (s, _) in self.stmts.iter().zip(live.iter()).filter(|(_, l)| **l) {
                 for c in &s.clauses {
                     match c.key {
                         Key::PrincipalOrgId | Key::PrincipalOrgPaths => org = true,
@@ -1851,7 +1908,8 @@ impl<'a> Evaluation<'a> {
                     return r;
                 }
                 *work += s.cost + if whole { 0 } else { s.others.len() };
-                let r = (whole || self.principal_matches(s, p)) && self.conditions_hold(s, p);
+                let r = (whole || self.world.principal_matches(s, p))
+                    && self.world.conditions_hold(s, p);
                 memo.put(i, key, r);
                 r
             };
@@ -2106,7 +2164,7 @@ impl<'a> Evaluation<'a> {
 
     fn push_account_label(&self, out: &mut String, a: u16) {
         out.push_str(self.world.account(a));
-        if a == self.fresh {
+        if a == FRESH {
             out.push_str(" (stands for any account the policy does not name)");
         }
     }
@@ -2200,7 +2258,7 @@ impl<'a> Evaluation<'a> {
             self.push_label(&mut line, i);
             if d.res & bit == 0 {
                 line.push_str(" does not apply: its Resource does not match");
-            } else if !self.principal_matches(d, p) {
+            } else if !self.world.principal_matches(d, p) {
                 let words = deny_words[i].get_or_insert_with(|| self.deny_principal_words(d));
                 line.push(' ');
                 line.push_str(words);
@@ -2339,6 +2397,37 @@ impl<'a> Evaluation<'a> {
         }
         out
     }
+}
+
+/// Statements that can apply to some request; the rest are never checked, and their
+/// literals make no probes. Needs only the organizations of `world` (an org-only statement
+/// is judged against each of them).
+fn liveness<'b>(
+    world: &World<'_>,
+    stmts: &[CStmt<'_>],
+    counted: u64,
+    bump: &'b Bump,
+) -> BVec<'b, bool> {
+    let any_probe = PCtx {
+        w: world,
+        p: base_probe(),
+    };
+    stmts
+        .iter()
+        .map(|s| {
+            // A statement with no counted action changes nothing, Allow or Deny.
+            s.mask & counted != 0
+                && s.res != 0
+                // A clause on a key no probe sets (one the caller picks, the region, the
+                // tags) has the same outcome for every probe: false once means never (a Deny
+                // whose TLS condition the caller can avoid).
+                && !s
+                    .clauses
+                    .iter()
+                    .any(|c| probe_independent(c) && !c.eval(&any_probe, s.allow))
+                && !world.never_applies(s)
+        })
+        .collect_in(bump)
 }
 
 /// Probe fields a statement's outcome can depend on (bits of [`stmt_dims`]).
