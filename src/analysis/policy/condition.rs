@@ -73,17 +73,19 @@ impl Key {
     /// Classify a key name (case-insensitive, spec §2.10).
     pub fn of(name: &str) -> Key {
         let b = name.as_bytes();
-        if b.len() > 16
-            && (b[..16].eq_ignore_ascii_case(b"aws:resourcetag/")
-                || b[..16].eq_ignore_ascii_case(b"ecr:resourcetag/"))
-        {
-            return Key::ResourceTag;
-        }
         // Keys are nearly always written as documented: an exact match is one compare of
         // equal-length names, the case-insensitive scan only the fallback.
         let same_len = || KEYS.iter().filter(|(n, _)| n.len() == b.len());
         if let Some((_, k)) = same_len().find(|(n, _)| n.as_bytes() == b) {
             return *k;
+        }
+        // No known key has a `/` in its sixteenth byte: only tag keys reach these compares.
+        if b.len() > 16
+            && b[15] == b'/'
+            && (b[..16].eq_ignore_ascii_case(b"aws:resourcetag/")
+                || b[..16].eq_ignore_ascii_case(b"ecr:resourcetag/"))
+        {
+            return Key::ResourceTag;
         }
         same_len()
             .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(b))

@@ -2063,10 +2063,8 @@ impl<'a> Evaluation<'a> {
         // The same for every grant: computed once.
         // What each Deny's principal names, worded once on first use (most grants never
         // need it: a Deny on "*" always matches the caller).
-        let mut deny_words: Vec<Option<String>> = Vec::new();
-        if !accs.is_empty() {
-            deny_words.resize(self.stmts.len(), None);
-        }
+        let mut deny_words: BVec<'_, Option<String>> =
+            bumpalo::vec![in self.bump; None; if accs.is_empty() { 0 } else { self.stmts.len() }];
         accs.sort_by_key(|a| (a.stmt, a.class));
         let mut out: Vec<Grant> = Vec::with_capacity(accs.len());
         let mut i = 0;
