@@ -447,3 +447,35 @@ fn statement_order_and_formatting_do_not_change_the_verdict() {
     assert_eq!(fields(&forward), fields(&re));
     assert_eq!(fields(&forward), (true, true, Access::Admin, false));
 }
+
+/// A statement that can never apply (no ECR action, or a Deny whose condition the caller
+/// avoids) gives the probe world nothing: its thousands of accounts used to overflow it, so a
+/// plainly public policy came back `too_complex`.
+#[test]
+fn dead_statements_add_no_probes() {
+    let many: Vec<String> = (0..5_000u64)
+        .map(|i| format!("\"{}\"", 400_000_000_000 + i * 7))
+        .collect();
+    let many = many.join(",");
+    let public_pull = r#"{"Effect":"Allow","Principal":"*","Action":"ecr:BatchGetImage"}"#;
+    let not_ecr =
+        format!(r#"{{"Effect":"Allow","Principal":{{"AWS":[{many}]}},"Action":"s3:GetObject"}}"#);
+    let avoidable_deny = format!(
+        r#"{{"Effect":"Deny","Principal":{{"AWS":[{many}]}},"Action":"ecr:*","Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}"#
+    );
+    for dead in [&not_ecr, &avoidable_deny] {
+        assert_eq!(
+            v(&format!("{public_pull},{dead}")),
+            (true, true, Access::Read, false),
+            "{}",
+            &dead[..80]
+        );
+    }
+    // The same accounts on a live statement still overflow the world: refused, not guessed.
+    let live = format!(
+        r#"{{"Effect":"Allow","Principal":{{"AWS":[{many}]}},"Action":"ecr:BatchGetImage"}}"#
+    );
+    let text = format!(r#"{{"Version":"2012-10-17","Statement":[{public_pull},{live}]}}"#);
+    let err = analyze(&text, &repo(), &trust()).expect_err("too many accounts to probe");
+    assert_eq!(err.code, ErrorCode::TooComplex);
+}
