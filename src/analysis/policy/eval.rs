@@ -43,6 +43,8 @@ use super::{
 pub const EVAL_BUDGET: usize = 150_000;
 /// First arena chunk: enough for a typical policy's whole evaluation.
 const ARENA_BYTES: usize = 16 * 1024;
+/// Largest arena kept on a thread between verdicts.
+const ARENA_KEEP_BYTES: usize = 256 * 1024;
 /// Most probes generated for one policy.
 const MAX_PROBES: usize = 50_000;
 const NONE: u16 = u16::MAX;
@@ -990,10 +992,27 @@ pub(crate) fn evaluate(
     trust: &Trust,
 ) -> Result<Verdict, PolicyError> {
     // Everything the evaluation builds lives in one arena, released at once: allocation
-    // and freeing were a quarter of the cost of a typical verdict.
-    let bump = Bump::with_capacity(ARENA_BYTES);
-    let ev = Evaluation::build(policy, subject, trust, &bump);
-    ev.run()
+    // and freeing were a quarter of the cost of a typical verdict. The arena is kept per
+    // thread and reset, so a verdict does not allocate and fault in a fresh one.
+    ARENA.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut bump) => {
+            bump.reset();
+            let out = Evaluation::build(policy, subject, trust, &bump).run();
+            // A huge policy grows the arena; keep only a typical one between verdicts.
+            if bump.allocated_bytes() > ARENA_KEEP_BYTES {
+                *bump = Bump::with_capacity(ARENA_BYTES);
+            }
+            out
+        }
+        // Only if an evaluation ever ran inside another on this thread.
+        Err(_) => {
+            Evaluation::build(policy, subject, trust, &Bump::with_capacity(ARENA_BYTES)).run()
+        }
+    })
+}
+
+thread_local! {
+    static ARENA: std::cell::RefCell<Bump> = std::cell::RefCell::new(Bump::with_capacity(ARENA_BYTES));
 }
 
 /// Resource candidates for the subject: the repository, or for a registry one ARN standing
@@ -2870,5 +2889,38 @@ mod tests {
             let span = put_ip(&mut text, IpAddr::from(addr));
             assert_eq!(text.get(span), written);
         }
+    }
+
+    /// The per-thread arena grows for a huge policy but does not stay that large.
+    #[test]
+    fn a_huge_policy_does_not_keep_a_huge_arena() {
+        let stmts: Vec<String> = (0..1_400u64)
+            .map(|i| {
+                format!(
+                    r#"{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:role/r{i}"}},"Action":"ecr:BatchGetImage","Condition":{{"IpAddress":{{"aws:SourceIp":"10.{}.0.0/16"}}}}}}"#,
+                    300_000_000_000 + i * 7,
+                    i % 250
+                )
+            })
+            .collect();
+        let text = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            stmts.join(",")
+        );
+        let policy = super::super::parse::parse(&text).expect("valid");
+        let trust = Trust {
+            owner_account: "111111111111".into(),
+            trusted_accounts: Default::default(),
+            trusted_orgs: Default::default(),
+        };
+        let subject = Subject::Repository {
+            arn: "arn:aws:ecr:us-east-1:111111111111:repository/app",
+            tags: None,
+        };
+        let first = evaluate(&policy, &subject, &trust);
+        let kept = ARENA.with(|a| a.borrow().allocated_bytes());
+        assert!(kept <= ARENA_KEEP_BYTES, "kept {kept} bytes");
+        // The replaced arena serves the next verdict just the same.
+        assert_eq!(evaluate(&policy, &subject, &trust), first);
     }
 }
