@@ -414,6 +414,10 @@ struct Harvest<'a> {
     uses_network: bool,
     uses_identity: bool,
     uses_source: bool,
+    /// A live statement reads the caller's organization (id or paths).
+    uses_org: bool,
+    /// A live statement reads the calling service's source organization.
+    uses_src_org: bool,
     wildcard_principal: bool,
     /// Some kind of literal hit [`HARVEST_CAP`]: probes may be missing.
     overflow: bool,
@@ -441,6 +445,8 @@ impl<'a> Harvest<'a> {
             uses_network: false,
             uses_identity: false,
             uses_source: false,
+            uses_org: false,
+            uses_src_org: false,
             wildcard_principal: false,
             overflow: false,
         }
@@ -620,6 +626,8 @@ fn harvest<'a>(h: &mut Harvest<'a>, policy: &'a Policy<'a>, stmts: &[CStmt<'a>],
                     Key::SourceIp | Key::SourceVpc | Key::SourceVpce => h.uses_network = true,
                     Key::PrincipalArn | Key::UserId | Key::Username => h.uses_identity = true,
                     Key::SourceAccount | Key::SourceOwner | Key::SourceArn => h.uses_source = true,
+                    Key::PrincipalOrgId | Key::PrincipalOrgPaths => h.uses_org = true,
+                    Key::SourceOrgId | Key::SourceOrgPaths => h.uses_src_org = true,
                     _ => {}
                 }
             }
@@ -973,6 +981,9 @@ pub(crate) struct Evaluation<'a> {
     acct_order: BVec<'a, u16>,
     /// Statements that can apply to some request ([`liveness`]).
     live: BVec<'a, bool>,
+    /// Probe fields some live statement reads: `(organization, service source account,
+    /// service source organization)`, from the harvest.
+    reads: (bool, bool, bool),
     /// The arena everything above lives in, for what `run` builds.
     bump: &'a Bump,
 }
@@ -1696,6 +1707,7 @@ impl<'a> Evaluation<'a> {
             overflow,
             acct_order,
             live,
+            reads: (h.uses_org, h.uses_source, h.uses_src_org),
         }
     }
 
@@ -1868,24 +1880,9 @@ impl<'a> Evaluation<'a> {
         // Probe variants exist for the fields live statements read: a field no live
         // statement reads gives every variant the outcome of the first, which is already
         // the witness.
-        let h_flags = {
-            let mut org = false;
-            let mut src = false;
-            let mut src_org = false;
-            for (s, _) in self.stmts.iter().zip(live.iter()).filter(|(_, l)| **l) {
-                for c in &s.clauses {
-                    match c.key {
-                        Key::PrincipalOrgId | Key::PrincipalOrgPaths => org = true,
-                        Key::SourceAccount | Key::SourceOwner | Key::SourceArn => src = true,
-                        Key::SourceOrgId | Key::SourceOrgPaths => src_org = true,
-                        _ => {}
-                    }
-                }
-            }
-            (org, src, src_org)
-        };
-        let mut probes = self.probes(h_flags.0);
-        let service = self.service_probes(h_flags.1, h_flags.2);
+        let (org, src, src_org) = self.reads;
+        let mut probes = self.probes(org);
+        let service = self.service_probes(src, src_org);
         probes.reserve_exact(service.len());
         probes.extend(service);
         let mut truncated = self.overflow;
