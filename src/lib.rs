@@ -11,7 +11,9 @@
 //!
 //! - [`cli`]: command-line flags, turned into each command's arguments.
 //! - [`config`]: figment layering (defaults < file < `ECR_EXPOSURE_*` env), validated types.
-//! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials.
+//! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials;
+//!   [`discovery::shard`] picks the accounts of this replica.
+//! - [`events`]: EventBridge/CloudTrail messages -> which repository or registry to rescan.
 //! - [`aws`]: the one place that makes AWS calls: clients, retries, timeouts, counting, caps.
 //! - [`collect`]: one target -> [`facts::TargetFacts`].
 //! - [`facts`]: the plain-data hand-off between collection and analysis.
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod collect;
 pub mod config;
 pub mod discovery;
+pub mod events;
 pub mod facts;
 pub mod http;
 pub mod iac;

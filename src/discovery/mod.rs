@@ -11,6 +11,8 @@
 //! An account whose role cannot be assumed, or whose regions cannot be listed, yields failed
 //! targets: it is reported, never silently dropped. Makes AWS calls only through [`Aws`].
 
+pub mod shard;
+
 use std::collections::BTreeSet;
 
 use aws_sdk_account::types::RegionOptStatus;
