@@ -84,7 +84,7 @@ fn fixture(exceptions: Vec<ExceptionRule>) -> Fixture {
                 target: target("222222222222"),
                 duration_seconds: 0.25,
                 result: Err(TargetError {
-                    code: "access_denied".into(),
+                    code: crate::facts::TargetErrorCode::AccessDenied,
                     message: "no".into(),
                 }),
             },

@@ -1,40 +1,28 @@
 //! The `scan --once` command: one full cycle over every target, printed as text or JSON lines.
 //!
 //! Exit status: 0 nothing found, 1 findings, 2 some target failed or bad configuration.
-//! The JSON records ([`records`]) are the same objects the daemon serves on `/findings`.
+//! The JSON lines are [`crate::report`]'s records, the same objects the daemon serves on
+//! `/findings`. Wiring and rendering only: collection, analysis and records live below.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 
-use serde_json::{Map, Value, json};
+use anyhow::Context as _;
 
-use crate::analysis::{RegistryReport, RepositoryReport, TargetReport, analyze_target};
+use crate::analysis::{TargetReport, analyze_target};
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::collect::{Cycle, ScanContext, run_cycle};
 use crate::config::Config;
 use crate::facts::TargetOutcome;
+use crate::report::render_json_lines;
 
-/// Run `scan --once`; returns the process exit code.
-pub fn run(args: &ScanArgs) -> u8 {
-    let config = match Config::load(args.config.as_deref()) {
-        Ok(c) => c,
-        Err(err) => {
-            eprintln!("configuration invalid:");
-            for p in &err.problems {
-                eprintln!("  {p}");
-            }
-            return 2;
-        }
-    };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+/// Run `scan --once`.
+pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(args.config.as_deref()).context("invalid configuration")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return 2;
-        }
-    };
+        .context("cannot start the async runtime")?;
     let cycle = runtime.block_on(async {
         let ctx = ScanContext::new(config).await;
         run_cycle(&ctx).await
@@ -45,7 +33,7 @@ pub fn run(args: &ScanArgs) -> u8 {
         ScanFormat::Text => render_text(&cycle.outcomes, &reports),
     };
     print!("{out}");
-    exit_code(&cycle, &reports)
+    Ok(ExitCode::from(exit_code(&cycle, &reports)))
 }
 
 /// Analyse every successful target of a cycle, in outcome order (`None` for failed ones).
@@ -71,71 +59,6 @@ pub fn exit_code(cycle: &Cycle, reports: &[Option<TargetReport>]) -> u8 {
     } else {
         0
     }
-}
-
-fn with_kind(kind: &str, value: Value) -> Value {
-    let mut map = Map::new();
-    map.insert("kind".into(), Value::String(kind.into()));
-    if let Value::Object(fields) = value {
-        map.extend(fields);
-    }
-    Value::Object(map)
-}
-
-/// `{"kind":"repository", ...}`: every field of the report.
-pub fn repository_record(report: &RepositoryReport) -> Value {
-    with_kind(
-        "repository",
-        serde_json::to_value(report).unwrap_or(Value::Null),
-    )
-}
-
-/// `{"kind":"registry", ...}`.
-pub fn registry_record(report: &RegistryReport) -> Value {
-    with_kind(
-        "registry",
-        serde_json::to_value(report).unwrap_or(Value::Null),
-    )
-}
-
-/// `{"kind":"target","account_id","region","status","error","repositories","duration_seconds"}`.
-pub fn target_record(outcome: &TargetOutcome) -> Value {
-    let (status, error, repositories) = match &outcome.result {
-        Ok(facts) => ("ok", Value::Null, facts.repositories.len()),
-        Err(e) => ("failed", json!({"code": e.code, "message": e.message}), 0),
-    };
-    json!({
-        "kind": "target",
-        "account_id": outcome.target.account_id,
-        "region": outcome.target.region,
-        "status": status,
-        "error": error,
-        "repositories": repositories,
-        "duration_seconds": outcome.duration_seconds,
-    })
-}
-
-/// Every record of one target: its repositories, its registry, then the target itself.
-pub fn records(outcome: &TargetOutcome, report: Option<&TargetReport>) -> Vec<Value> {
-    let mut out = Vec::new();
-    if let Some(report) = report {
-        out.extend(report.repositories.iter().map(repository_record));
-        out.extend(report.registry.iter().map(registry_record));
-    }
-    out.push(target_record(outcome));
-    out
-}
-
-/// One JSON object per line, for all targets.
-pub fn render_json_lines(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>]) -> String {
-    let mut out = String::new();
-    for (o, r) in outcomes.iter().zip(reports) {
-        for rec in records(o, r.as_ref()) {
-            out.push_str(&rec.to_string());
-            out.push('\n');
-        }
-    }
-    out
 }
 
 fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
