@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 
-use crate::analysis::FindingKey;
+use crate::model::FindingKey;
 
 /// One accepted finding, as validated from the configuration: the model's own type, so
 /// matching has one definition.
