@@ -27,23 +27,23 @@ impl FindingsFilter {
     /// Parse a query string; unknown parameters and values are errors (a typo must not silently
     /// return everything).
     pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let query = query.unwrap_or("");
+        if let Some(k) = bad_escape(query) {
+            return Err(format!("{k}: bad percent-encoding"));
+        }
         let mut f = FindingsFilter::default();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v).ok_or_else(|| format!("{k}: bad percent-encoding"))?;
-            match k {
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if v.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(format!("{k}: bad percent-encoding"));
+            }
+            let v = v.into_owned();
+            match k.as_ref() {
                 "account_id" => f.account_id = Some(v),
                 "region" => f.region = Some(v),
                 "scope" => {
-                    f.scope = Some(match v.as_str() {
-                        "public" => Scope::Public,
-                        "cross_account" => Scope::CrossAccount,
-                        _ => {
-                            return Err(format!(
-                                "scope: expected public or cross_account, got {v:?}"
-                            ));
-                        }
-                    })
+                    f.scope = Some(Scope::from_label(&v).ok_or_else(|| {
+                        format!("scope: expected public or cross_account, got {v:?}")
+                    })?)
                 }
                 "finding" => {
                     f.finding = Some(FindingKind::from_label(&v).ok_or_else(|| {
@@ -79,28 +79,21 @@ impl FindingsFilter {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+/// The key of the first parameter with a `%` not followed by two hex digits: the decoder keeps
+/// such text as it is, where a filter should refuse it.
+fn bad_escape(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find(|pair| {
+            let b = pair.as_bytes();
+            b.iter().enumerate().any(|(i, &c)| {
+                c == b'%'
+                    && !b
+                        .get(i + 1..i + 3)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            })
+        })
+        .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
 }
 
 /// Render the matching records as JSON lines.
@@ -191,5 +184,19 @@ mod tests {
             FindingsFilter::parse(None).unwrap(),
             FindingsFilter::default()
         );
+        assert_eq!(
+            FindingsFilter::parse(Some("region=eu+west-1"))
+                .unwrap()
+                .region
+                .as_deref(),
+            Some("eu west-1")
+        );
+        for bad in ["region=%zz", "region=%4", "region=%C3%28"] {
+            assert_eq!(
+                FindingsFilter::parse(Some(bad)),
+                Err("region: bad percent-encoding".to_string()),
+                "{bad}"
+            );
+        }
     }
 }
