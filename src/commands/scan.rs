@@ -272,3 +272,118 @@ pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>])
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::analysis::AnalysisSettings;
+    use crate::facts::{
+        PolicyFetch, RegistryFacts, RepositoryFacts, TagsSource, TargetError, TargetErrorCode,
+        TargetFacts, TargetId, UnknownReason,
+    };
+    use crate::model::RegistryScope;
+
+    fn repo(account: &str, name: &str, policy: &str, owner: Option<&str>) -> RepositoryFacts {
+        RepositoryFacts {
+            name: name.into(),
+            arn: format!("arn:aws:ecr:eu-west-1:{account}:repository/{name}"),
+            created_at: None,
+            tags: owner
+                .map(|o| BTreeMap::from([("owner".to_string(), o.to_string())]))
+                .unwrap_or_default(),
+            tags_source: TagsSource::TaggingApi,
+            policy: if policy.is_empty() {
+                PolicyFetch::None
+            } else {
+                PolicyFetch::Text {
+                    text: policy.into(),
+                }
+            },
+        }
+    }
+
+    fn allow(principal: &str, actions: &str) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{principal},"Action":[{actions}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn text_report_sorts_and_counts() {
+        let account = "111122223333";
+        let pull = r#""ecr:BatchGetImage","ecr:GetDownloadUrlForLayer""#;
+        let push = r#""ecr:PutImage","ecr:BatchGetImage""#;
+        let facts = TargetFacts {
+            target: TargetId {
+                account_id: account.into(),
+                region: "eu-west-1".into(),
+            },
+            repositories: vec![
+                repo(
+                    account,
+                    "a-cross",
+                    &allow(r#"{"AWS":"444455556666"}"#, push),
+                    Some("web"),
+                ),
+                repo(account, "b-public", &allow(r#""*""#, pull), None),
+                repo(account, "c-private", "", Some("ops")),
+            ],
+            registry: Some(RegistryFacts {
+                policy: PolicyFetch::Unreadable {
+                    reason: UnknownReason::AccessDenied,
+                    message: "denied\nsecond line".into(),
+                },
+                scope: RegistryScope::V2,
+                scope_known: false,
+            }),
+        };
+        let settings = AnalysisSettings {
+            required_tags: vec!["owner".into()],
+            ..AnalysisSettings::default()
+        };
+        let report = analyze_target(&facts, &settings);
+        let outcomes = vec![
+            TargetOutcome {
+                target: facts.target.clone(),
+                result: Ok(facts),
+                duration_seconds: 1.5,
+            },
+            TargetOutcome {
+                target: TargetId {
+                    account_id: "999999999999".into(),
+                    region: "*".into(),
+                },
+                result: Err(TargetError {
+                    code: TargetErrorCode::AssumeRoleFailed,
+                    message: "no role".into(),
+                }),
+                duration_seconds: 0.0,
+            },
+        ];
+        let text = render_text(&outcomes, &[Some(report), None]);
+        let want = "\
+EXPOSED REPOSITORIES (2)
+ACCOUNT       REGION     REPOSITORY  SCOPE          ACCESS  NETWORK-RESTRICTED  OWNER
+111122223333  eu-west-1  b-public    public         read    no                  -
+111122223333  eu-west-1  a-cross     cross_account  write   no                  web
+
+POLICIES NOT ANALYSED (unknown, never safe) (1)
+ACCOUNT       REGION     REPOSITORY  STATE    CODE           MESSAGE
+111122223333  eu-west-1  (registry)  unknown  access_denied  denied
+
+MISSING TAGS (1)
+ACCOUNT       REGION     REPOSITORY  MISSING
+111122223333  eu-west-1  b-public    owner
+
+TARGETS (2)
+ACCOUNT       REGION     STATUS  REPOSITORIES  DURATION  ERROR
+111122223333  eu-west-1  ok      3             1.50s
+999999999999  *          FAILED  -             0.00s     assume_role_failed: no role
+
+2 targets (1 failed), 3 repositories: 2 exposed, 0 registries exposed, 1 not analysed, 1 missing tags
+";
+        assert_eq!(text, want);
+    }
+}
