@@ -9,11 +9,14 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::analysis::{TargetReport, analyze_target};
+use crate::analysis::{
+    ErrorInfo, PolicyReport, RegistryReport, RepositoryReport, TargetReport, analyze_target,
+};
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::collect::{Cycle, ScanContext, run_cycle};
 use crate::config::Config;
 use crate::facts::TargetOutcome;
+use crate::model::{Access, Scope};
 use crate::report::render_json_lines;
 
 /// Run `scan --once`.
@@ -94,99 +97,101 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: &[Vec<String>]) {
     out.push('\n');
 }
 
-/// A readable report: exposures first, then unknown policies, missing tags, targets.
-pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>]) -> String {
-    let mut exposed = Vec::new();
-    let mut registries = Vec::new();
-    let mut unknown = Vec::new();
-    let mut untagged = Vec::new();
-    for r in reports.iter().flatten() {
-        for repo in &r.repositories {
-            if let Some(scope) = repo.policy.scope() {
-                exposed.push(vec![
-                    repo.account_id.clone(),
-                    repo.region.clone(),
-                    repo.repository.clone(),
-                    scope.as_label().to_string(),
-                    repo.policy
-                        .access
-                        .map(|a| a.as_label())
-                        .unwrap_or("")
-                        .to_string(),
-                    if repo.policy.network_restricted == Some(true) {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                    repo.owner.clone().unwrap_or_else(|| "-".into()),
-                ]);
-            }
-            if let Some(err) = &repo.policy.error {
-                unknown.push(vec![
-                    repo.account_id.clone(),
-                    repo.region.clone(),
-                    repo.repository.clone(),
-                    format!("{:?}", repo.policy.policy_state).to_lowercase(),
-                    err.code.clone(),
-                    err.message.lines().next().unwrap_or("").to_string(),
-                ]);
-            }
-            if !repo.missing_tags.is_empty() {
-                untagged.push(vec![
-                    repo.account_id.clone(),
-                    repo.region.clone(),
-                    repo.repository.clone(),
-                    repo.missing_tags.join(","),
-                ]);
-            }
+/// The rows of the text report's tables, each a list of cells in header order.
+#[derive(Default)]
+struct Rows {
+    /// With the exposure's scope and access, for the sort.
+    exposed: Vec<(Scope, Option<Access>, Vec<String>)>,
+    registries: Vec<Vec<String>>,
+    unknown: Vec<Vec<String>>,
+    untagged: Vec<Vec<String>>,
+}
+
+fn access_cell(access: Option<Access>) -> String {
+    access.map(|a| a.as_label()).unwrap_or("").to_string()
+}
+
+/// `STATE`, `CODE` and the first line of the message of a policy that was not analysed.
+fn unknown_cells(policy: &PolicyReport, err: &ErrorInfo) -> [String; 3] {
+    [
+        format!("{:?}", policy.policy_state).to_lowercase(),
+        err.code.clone(),
+        err.message.lines().next().unwrap_or("").to_string(),
+    ]
+}
+
+impl Rows {
+    fn repository(&mut self, repo: &RepositoryReport) {
+        let id = [
+            repo.account_id.clone(),
+            repo.region.clone(),
+            repo.repository.clone(),
+        ];
+        if let Some(scope) = repo.policy.scope() {
+            let restricted = repo.policy.network_restricted == Some(true);
+            let mut cells = id.to_vec();
+            cells.extend([
+                scope.as_label().to_string(),
+                access_cell(repo.policy.access),
+                if restricted { "yes" } else { "no" }.to_string(),
+                repo.owner.clone().unwrap_or_else(|| "-".into()),
+            ]);
+            self.exposed.push((scope, repo.policy.access, cells));
         }
-        if let Some(reg) = &r.registry {
-            if let Some(scope) = reg.policy.scope() {
-                registries.push(vec![
-                    reg.account_id.clone(),
-                    reg.region.clone(),
-                    scope.as_label().to_string(),
-                    reg.policy
-                        .access
-                        .map(|a| a.as_label())
-                        .unwrap_or("")
-                        .to_string(),
-                    format!(
-                        "{}{}",
-                        reg.scope.as_label(),
-                        if reg.scope_known { "" } else { " (assumed)" }
-                    ),
-                ]);
-            }
-            if let Some(err) = &reg.policy.error {
-                unknown.push(vec![
-                    reg.account_id.clone(),
-                    reg.region.clone(),
-                    "(registry)".into(),
-                    format!("{:?}", reg.policy.policy_state).to_lowercase(),
-                    err.code.clone(),
-                    err.message.lines().next().unwrap_or("").to_string(),
-                ]);
-            }
+        if let Some(err) = &repo.policy.error {
+            let mut cells = id.to_vec();
+            cells.extend(unknown_cells(&repo.policy, err));
+            self.unknown.push(cells);
+        }
+        if !repo.missing_tags.is_empty() {
+            let mut cells = id.to_vec();
+            cells.push(repo.missing_tags.join(","));
+            self.untagged.push(cells);
         }
     }
-    // public before cross-account, then by access level (worst first)
-    exposed.sort_by(|a, b| {
-        let rank = |s: &str| if s == "public" { 0 } else { 1 };
-        let level = |s: &str| match s {
-            "admin" => 0,
-            "write" => 1,
+
+    fn registry(&mut self, reg: &RegistryReport) {
+        if let Some(scope) = reg.policy.scope() {
+            let assumed = if reg.scope_known { "" } else { " (assumed)" };
+            self.registries.push(vec![
+                reg.account_id.clone(),
+                reg.region.clone(),
+                scope.as_label().to_string(),
+                access_cell(reg.policy.access),
+                format!("{}{assumed}", reg.scope.as_label()),
+            ]);
+        }
+        if let Some(err) = &reg.policy.error {
+            let mut cells = vec![
+                reg.account_id.clone(),
+                reg.region.clone(),
+                "(registry)".to_string(),
+            ];
+            cells.extend(unknown_cells(&reg.policy, err));
+            self.unknown.push(cells);
+        }
+    }
+
+    /// Public before cross-account, then by access level (admin, write, the rest), then by
+    /// account, region and repository.
+    fn sort_exposed(&mut self) {
+        let level = |a: &Option<Access>| match a {
+            Some(Access::Admin) => 0,
+            Some(Access::Write) => 1,
             _ => 2,
         };
-        (rank(&a[3]), level(&a[4]), &a[0], &a[1], &a[2]).cmp(&(
-            rank(&b[3]),
-            level(&b[4]),
-            &b[0],
-            &b[1],
-            &b[2],
-        ))
-    });
-    let targets: Vec<Vec<String>> = outcomes
+        self.exposed.sort_by(|(sa, aa, a), (sb, ab, b)| {
+            (*sa != Scope::Public, level(aa), &a[..3]).cmp(&(
+                *sb != Scope::Public,
+                level(ab),
+                &b[..3],
+            ))
+        });
+    }
+}
+
+fn target_rows(outcomes: &[TargetOutcome]) -> Vec<Vec<String>> {
+    outcomes
         .iter()
         .map(|o| {
             let (status, n, err) = match &o.result {
@@ -202,48 +207,46 @@ pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>])
                 err,
             ]
         })
-        .collect();
+        .collect()
+}
 
+/// A readable report: exposures first, then unknown policies, missing tags, targets.
+pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>]) -> String {
+    let mut rows = Rows::default();
+    for r in reports.iter().flatten() {
+        r.repositories.iter().for_each(|repo| rows.repository(repo));
+        r.registry.iter().for_each(|reg| rows.registry(reg));
+    }
+    rows.sort_exposed();
+    let exposed: Vec<Vec<String>> = rows.exposed.into_iter().map(|(_, _, c)| c).collect();
     let mut out = String::new();
+    let repo_id = ["ACCOUNT", "REGION", "REPOSITORY"];
+    let header = |rest: &[&'static str]| [&repo_id[..], rest].concat();
     table(
         &mut out,
         "EXPOSED REPOSITORIES",
-        &[
-            "ACCOUNT",
-            "REGION",
-            "REPOSITORY",
-            "SCOPE",
-            "ACCESS",
-            "NETWORK-RESTRICTED",
-            "OWNER",
-        ],
+        &header(&["SCOPE", "ACCESS", "NETWORK-RESTRICTED", "OWNER"]),
         &exposed,
     );
     table(
         &mut out,
         "EXPOSED REGISTRIES",
         &["ACCOUNT", "REGION", "SCOPE", "ACCESS", "POLICY-SCOPE"],
-        &registries,
+        &rows.registries,
     );
     table(
         &mut out,
         "POLICIES NOT ANALYSED (unknown, never safe)",
-        &[
-            "ACCOUNT",
-            "REGION",
-            "REPOSITORY",
-            "STATE",
-            "CODE",
-            "MESSAGE",
-        ],
-        &unknown,
+        &header(&["STATE", "CODE", "MESSAGE"]),
+        &rows.unknown,
     );
     table(
         &mut out,
         "MISSING TAGS",
-        &["ACCOUNT", "REGION", "REPOSITORY", "MISSING"],
-        &untagged,
+        &header(&["MISSING"]),
+        &rows.untagged,
     );
+    let targets = target_rows(outcomes);
     table(
         &mut out,
         "TARGETS",
@@ -266,9 +269,9 @@ pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>])
         failed,
         repos,
         exposed.len(),
-        registries.len(),
-        unknown.len(),
-        untagged.len()
+        rows.registries.len(),
+        rows.unknown.len(),
+        rows.untagged.len()
     );
     out
 }
