@@ -6,20 +6,12 @@ use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
 
-use super::{Config, DiscoveryMode, RegionSelection};
+use super::{AccountsConfig, Config, DiscoveryMode, RegionSelection};
 
 /// A human summary of what the configuration would scan (`config check`).
 pub fn describe(config: &Config) -> String {
     let mut out = String::new();
     let d = |d: Duration| humantime::format_duration(d).to_string();
-    let list = |v: &mut dyn Iterator<Item = String>| {
-        let items: Vec<String> = v.collect();
-        if items.is_empty() {
-            "(none)".to_string()
-        } else {
-            items.join(", ")
-        }
-    };
     let _ = writeln!(
         out,
         "configuration: {}",
@@ -29,51 +21,7 @@ pub fn describe(config: &Config) -> String {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "built-in defaults and environment".to_string())
     );
-    let a = &config.accounts;
-    let _ = writeln!(out, "discovery: {}", a.discovery.as_str());
-    match a.discovery {
-        DiscoveryMode::Current => {
-            let _ = writeln!(
-                out,
-                "  accounts: the account of the ambient AWS credentials"
-            );
-        }
-        DiscoveryMode::Static => {
-            for s in &a.static_accounts {
-                let role = s
-                    .role_arn
-                    .clone()
-                    .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}", s.id, a.role_name));
-                let _ = writeln!(out, "  account {} via {}", s.id, role);
-            }
-        }
-        DiscoveryMode::Organizations => {
-            let _ = writeln!(
-                out,
-                "  accounts: every ACTIVE account of the organization, via role {}",
-                a.role_name
-            );
-            let _ = writeln!(
-                out,
-                "  include: {}",
-                list(&mut a.include.iter().map(|s| s.to_string()))
-            );
-            let _ = writeln!(
-                out,
-                "  exclude: {}",
-                list(&mut a.exclude.iter().map(|s| s.to_string()))
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "  external id: {}",
-        if a.external_id.is_some() {
-            "set"
-        } else {
-            "none"
-        }
-    );
+    accounts(&mut out, &config.accounts);
     let _ = writeln!(
         out,
         "regions: {}",
@@ -136,4 +84,62 @@ pub fn describe(config: &Config) -> String {
         );
     }
     out
+}
+
+/// `a, b, c`, or `(none)`.
+fn list(v: &mut dyn Iterator<Item = String>) -> String {
+    let items: Vec<String> = v.collect();
+    if items.is_empty() {
+        "(none)".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// Where the accounts come from and how each is reached.
+fn accounts(out: &mut String, a: &AccountsConfig) {
+    let _ = writeln!(out, "discovery: {}", a.discovery.as_str());
+    match a.discovery {
+        DiscoveryMode::Current => {
+            let _ = writeln!(
+                out,
+                "  accounts: the account of the ambient AWS credentials"
+            );
+        }
+        DiscoveryMode::Static => {
+            for s in &a.static_accounts {
+                let role = s
+                    .role_arn
+                    .clone()
+                    .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{}", s.id, a.role_name));
+                let _ = writeln!(out, "  account {} via {}", s.id, role);
+            }
+        }
+        DiscoveryMode::Organizations => {
+            let _ = writeln!(
+                out,
+                "  accounts: every ACTIVE account of the organization, via role {}",
+                a.role_name
+            );
+            let _ = writeln!(
+                out,
+                "  include: {}",
+                list(&mut a.include.iter().map(|s| s.to_string()))
+            );
+            let _ = writeln!(
+                out,
+                "  exclude: {}",
+                list(&mut a.exclude.iter().map(|s| s.to_string()))
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  external id: {}",
+        if a.external_id.is_some() {
+            "set"
+        } else {
+            "none"
+        }
+    );
 }

@@ -170,3 +170,29 @@ fn ou_selectors_need_organizations() {
         vec!["accounts.include: OU ids need discovery \"organizations\""]
     );
 }
+
+#[test]
+fn describe_says_what_would_be_scanned() {
+    let c = Config::from_yaml_str(include_str!(
+        "../../tests/fixtures/config/good/organizations.yaml"
+    ))
+    .unwrap();
+    let want = "\
+configuration: built-in defaults and environment
+discovery: organizations
+  accounts: every ACTIVE account of the organization, via role OrganizationAccountAccessRole
+  include: ou-ab12-cdef5678, 111122223333
+  exclude: 999999999999
+  external id: none
+regions: all enabled regions of each account
+  excluded: (none)
+trust: accounts 222233334444; organizations o-abcdefghij; organization members trusted: false
+tags: required owner, team; IaC keys managed-by
+schedule: every 1h (jitter 5m), cycle timeout 30m, 4 targets at once
+aws: endpoint default, 5 attempts, 32 calls in flight (8 per target), timeouts connect 5s read 30s operation 2m
+state: data/state.json
+exceptions: 1
+  public_exposure 111122223333/eu-west-1/legacy-* until 2030-01-01T00:00:00Z: vendor mirror, public on purpose
+";
+    assert_eq!(describe(&c), want);
+}
