@@ -28,6 +28,7 @@ use crate::analysis::policy::{
     self, Access, Grant, MAX_POLICY_BYTES, RegistryScope, Subject, Trust,
 };
 use crate::cli::{CheckArgs, CheckFormat, FailOn, InputType, ScopeArg};
+use crate::model::{is_account_id as is_account, is_org_id as is_org, is_region_name};
 
 /// Repository name used when no `--repository-arn` is given.
 pub const DEFAULT_REPOSITORY_NAME: &str = "checked";
@@ -81,18 +82,6 @@ pub struct CheckOptions {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn is_org(s: &str) -> bool {
-    s.strip_prefix("o-").is_some_and(|r| {
-        (10..=32).contains(&r.len())
-            && r.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
-}
-
 /// `(region, account)` of an ECR repository ARN.
 fn parse_repository_arn(arn: &str) -> Option<(String, String)> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
@@ -121,9 +110,9 @@ impl CheckOptions {
                 .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
             None => crate::config::Config::default(),
         };
-        let settings = config.analysis_settings();
+        let settings = crate::analysis::AnalysisSettings::from_config(&config);
         if let Some(r) = &args.region {
-            if !crate::config::is_region_name(r) {
+            if !is_region_name(r) {
                 return Err(UsageError(format!(
                     "--region {r:?} is not an AWS region name"
                 )));
