@@ -17,7 +17,13 @@ fn main() -> ExitCode {
         None => serve::run(cli.serve),
         Some(Command::Serve(args)) => serve::run(args),
         Some(Command::Scan(args)) => scan::run(&args),
-        Some(Command::Check(args)) => check::run(&args),
+        Some(Command::Check(args)) => match check::run(&args) {
+            Ok(code) => return code,
+            Err(e) => {
+                eprintln!("{e:#}");
+                2
+            }
+        },
         Some(Command::Config(ConfigCommand::Check { file })) => {
             config::check_command(file.as_deref())
         }
