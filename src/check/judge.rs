@@ -44,6 +44,8 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// `code` is one of the stable codes documented for `error.code` (`invalid_json`,
+    /// `too_large`, `unreadable`, ...): consumers match on it.
     pub fn new(code: &'static str, message: impl Into<String>) -> Self {
         Problem {
             code,

@@ -197,3 +197,36 @@ fn network_restricted_remark_is_for_policy_files_only() {
         "{res}"
     );
 }
+
+fn check_args(argv: &[&str]) -> CheckArgs {
+    use clap::Parser;
+    let cli = crate::cli::Cli::try_parse_from(["exporter", "check"].iter().chain(argv))
+        .expect("valid flags");
+    match cli.command {
+        Some(crate::cli::Command::Check(args)) => args,
+        other => panic!("not check: {other:?}"),
+    }
+}
+
+/// Usage errors come back as `Err` reading `check: REASON`, for `main` to print once; no
+/// input is read first.
+#[test]
+fn usage_errors_are_errors_named_after_the_command() {
+    for (argv, want) in [
+        (
+            &["--account", "12345", "/nonexistent"][..],
+            "check: --account \"12345\" is not a 12-digit AWS account id",
+        ),
+        (
+            &["-", "-"][..],
+            "check: standard input (-) can be given only once",
+        ),
+        (
+            &["--region", "mars-1", "/nonexistent"][..],
+            "check: --region \"mars-1\" is not an AWS region name",
+        ),
+    ] {
+        let err = run(&check_args(argv)).expect_err("usage error");
+        assert_eq!(format!("{err:#}"), want);
+    }
+}

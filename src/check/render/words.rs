@@ -6,7 +6,6 @@
 //! a cross-account verdict.
 
 use crate::analysis::policy::{Audience, Grant};
-
 use crate::check::judge::Outcome;
 
 /// Which output a headline is for.
