@@ -127,12 +127,8 @@ pub enum FailOn {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputType {
-    Policy,
-    TerraformPlan,
-    Cloudformation,
-}
+/// `--input-type`: the detector's own enum, so the flag and detection cannot drift apart.
+pub use crate::iac::InputType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScopeArg {

@@ -23,13 +23,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Dispatch; `serve` and `check` still report through their own `u8` exit codes.
+/// Dispatch; `serve` still reports through its own `u8` exit code.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => Ok(ExitCode::from(serve::run(cli.serve))),
         Some(Command::Serve(args)) => Ok(ExitCode::from(serve::run(args))),
         Some(Command::Scan(args)) => commands::scan::run(&args),
-        Some(Command::Check(args)) => Ok(ExitCode::from(check::run(&args))),
+        Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Check { file })) => {
             commands::config_check::run(file.as_deref())
         }
