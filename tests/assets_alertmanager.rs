@@ -104,7 +104,10 @@ fn alerts_route_by_severity_and_owner() {
             &["security-pager"],
         ),
         (
-            &["alertname=EcrExposureEventsNotDelivered", "severity=warning"],
+            &[
+                "alertname=EcrExposureEventsNotDelivered",
+                "severity=warning",
+            ],
             &["security-team"],
         ),
         // Missing owner tags: a ticket, never a page.

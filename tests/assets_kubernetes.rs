@@ -373,7 +373,10 @@ fn the_sharded_variant_runs_one_shard_per_pod() {
         "securityContext",
         "volumeMounts",
     ] {
-        assert_eq!(container[key], single[key], "{key} differs from the Deployment");
+        assert_eq!(
+            container[key], single[key],
+            "{key} differs from the Deployment"
+        );
     }
     let extra: Vec<&str> = args
         .iter()
