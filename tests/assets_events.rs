@@ -7,6 +7,12 @@
 //! and its dead-letter queue. The templates are read by tests/assets/events_templates.py
 //! (cfn-lint's YAML loader, python-hcl2).
 //!
+//! The CloudFormation templates are also deployed into moto's emulator (in process, through
+//! tests/assets/events_route.py): CloudTrail-shaped events put on a member account's default bus
+//! go through the member rule, the central bus and its rule into the queue, exactly the eight
+//! the exporter acts on and no look-alike. (Moto skips the bus and queue policies; those are
+//! checked as data.)
+//!
 //! Terraform itself is not run: `terraform validate` needs the AWS provider from the Terraform
 //! registry, which these machines cannot reach; the Terraform files are parsed and compared with
 //! the CloudFormation templates instead.
@@ -241,4 +247,53 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// The eventNames that reach the queue when the templates under `dir` run in moto.
+fn routed(dir: &Path) -> Vec<String> {
+    let out = run(Command::new(python())
+        .arg(repo_path("tests/assets/events_route.py"))
+        .arg(dir));
+    assert!(
+        out.status.success(),
+        "events_route.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(result["central"], "CREATE_COMPLETE", "{result}");
+    assert_eq!(result["member"], "CREATE_COMPLETE", "{result}");
+    result["delivered"]
+        .as_array()
+        .expect("delivered")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn the_templates_route_exactly_the_eight_events_into_the_queue() {
+    let mut delivered = routed(&repo_path("deploy/events"));
+    delivered.sort();
+    let mut want: Vec<String> = EVENT_NAMES.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(delivered, want, "each of the eight once, no look-alike");
+}
+
+/// The routing check can fail: without TagResource in the central rule's pattern, a tag change
+/// no longer reaches the queue.
+#[test]
+fn a_pattern_without_an_event_name_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&repo_path("deploy/events"), dir.path());
+    let path = dir.path().join("cloudformation/central.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let broken = text.replacen("            - TagResource\n", "", 1);
+    assert_ne!(broken, text);
+    std::fs::write(&path, broken).unwrap();
+    let delivered = routed(dir.path());
+    assert!(
+        !delivered.iter().any(|e| e == "TagResource"),
+        "{delivered:?}"
+    );
+    assert_eq!(delivered.len(), 7, "{delivered:?}");
 }
