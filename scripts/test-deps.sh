@@ -26,6 +26,6 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; 
   "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
   echo "$want" > "$stamp"
 fi
-"$venv/bin/python" -c 'import moto, boto3, cfnlint, hcl2, kubernetes_validate' >/dev/null
+"$venv/bin/python" -c 'import moto, boto3, cfnlint, hcl2, kubernetes_validate, cloudcoil.models.prometheus_operator' >/dev/null
 "$venv/bin/kubectl" version --client >/dev/null
 echo "test-deps: ok (promtool $(promtool --version 2>&1 | head -1 | awk '{print $3}'), moto $("$venv/bin/python" -c 'import moto; print(moto.__version__)'))" >&2

