@@ -70,7 +70,24 @@ pub struct ServeArgs {
     #[arg(long = "web.config.file")]
     pub web_config_file: Option<PathBuf>,
     #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Splitting the accounts across replicas (kube-state-metrics style); these flags win over
+/// the configuration's `sharding` section.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ShardArgs {
+    /// This replica's shard, 0-based, below --total-shards.
+    #[arg(long = "shard", value_name = "N")]
+    pub shard: Option<u32>,
+    /// Number of replicas sharing the accounts.
+    #[arg(long = "total-shards", value_name = "M")]
+    pub total_shards: Option<u32>,
+    /// Take the shard from the StatefulSet ordinal at the end of POD_NAME (`name-<n>`).
+    #[arg(long = "shard-from-pod-name")]
+    pub shard_from_pod_name: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -109,6 +126,8 @@ pub struct ScanArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ScanFormat::Text)]
     pub format: ScanFormat,
+    #[command(flatten)]
+    pub shard: ShardArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -348,10 +348,17 @@ pub async fn shutdown_signal() {
 /// Run the exporter until SIGTERM/SIGINT; returns the process exit code
 /// (0 after a clean shutdown, 2 on bad configuration or an unusable listen address).
 pub fn run(args: ServeArgs) -> u8 {
-    let config = match crate::config::Config::load(args.config_file.as_deref()) {
+    let mut config = match crate::config::Config::load(args.config_file.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ecr-exposure-exporter: invalid configuration: {e}");
+            return 2;
+        }
+    };
+    let shard = match crate::commands::settle_shard(&mut config, &args.shard) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("ecr-exposure-exporter: {e:#}");
             return 2;
         }
     };
@@ -412,6 +419,7 @@ pub fn run(args: ServeArgs) -> u8 {
             version = crate::VERSION,
             revision = crate::REVISION,
             interval = %humantime::format_duration(options.interval),
+            shard = %shard,
             state = %options.state_path.display(),
             "starting ecr-exposure-exporter"
         );

@@ -10,3 +10,23 @@
 
 pub mod config_check;
 pub mod scan;
+
+use anyhow::Context as _;
+
+use crate::cli::ShardArgs;
+use crate::config::{Config, ShardSelection};
+use crate::discovery::ShardSpec;
+
+/// Apply the shard flags to the configuration and settle the shard now (reading `POD_NAME`
+/// when asked), so a bad setting stops the command at start instead of failing each cycle.
+pub fn settle_shard(config: &mut Config, flags: &ShardArgs) -> anyhow::Result<ShardSpec> {
+    let sharding = config
+        .sharding
+        .with_flags(flags.shard, flags.total_shards, flags.shard_from_pod_name)
+        .context("invalid sharding")?;
+    let pod_name = std::env::var("POD_NAME").ok();
+    let spec = ShardSpec::for_config(&sharding, pod_name.as_deref()).context("invalid sharding")?;
+    config.sharding = sharding;
+    config.sharding.shard = ShardSelection::Fixed(spec.shard());
+    Ok(spec)
+}

@@ -21,7 +21,8 @@ use crate::report::render_json_lines;
 
 /// Run `scan --once`.
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(args.config.as_deref()).context("invalid configuration")?;
+    let mut config = Config::load(args.config.as_deref()).context("invalid configuration")?;
+    super::settle_shard(&mut config, &args.shard)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -70,6 +70,20 @@ pub fn describe(config: &Config) -> String {
         d(w.operation_timeout)
     );
     let _ = writeln!(out, "state: {}", config.state.path.display());
+    let _ = match config.sharding.shard {
+        crate::config::ShardSelection::PodName => writeln!(
+            out,
+            "sharding: the POD_NAME ordinal of {} shards",
+            config.sharding.total_shards
+        ),
+        _ if config.sharding.total_shards == 1 => writeln!(out, "sharding: off (one replica)"),
+        _ => writeln!(
+            out,
+            "sharding: shard {} of {}",
+            config.sharding.fixed_shard().unwrap_or(0),
+            config.sharding.total_shards
+        ),
+    };
     let _ = writeln!(out, "exceptions: {}", config.exceptions.len());
     for e in &config.exceptions {
         let _ = writeln!(

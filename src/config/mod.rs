@@ -50,6 +50,8 @@ pub struct Config {
     pub tags: TagsConfig,
     pub scan: ScanConfig,
     pub state: StateConfig,
+    /// Which accounts this replica scans.
+    pub sharding: ShardingConfig,
     pub exceptions: Vec<Exception>,
     /// The file the configuration came from, for `config check` and logs.
     pub source: Option<PathBuf>,
@@ -169,6 +171,58 @@ pub struct ScanConfig {
     pub timeout: Duration,
     /// Targets scanned at once.
     pub target_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardingConfig {
+    /// Replicas sharing the accounts; 1 scans everything.
+    pub total_shards: u32,
+    pub shard: ShardSelection,
+}
+
+/// How a replica knows its shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardSelection {
+    /// Nothing chosen: valid only with one shard, which is then shard 0.
+    Unset,
+    /// A fixed shard number, below `total_shards`.
+    Fixed(u32),
+    /// The ordinal at the end of `POD_NAME`, so one StatefulSet manifest serves every replica.
+    PodName,
+}
+
+impl ShardingConfig {
+    /// Apply the `--shard`, `--total-shards` and `--shard-from-pod-name` flags, which win
+    /// over the file and the environment, and check the result as the file's values are.
+    pub fn with_flags(
+        &self,
+        shard: Option<u32>,
+        total_shards: Option<u32>,
+        from_pod_name: bool,
+    ) -> Result<ShardingConfig, ConfigError> {
+        let selection = match (shard, from_pod_name) {
+            (Some(_), true) => {
+                return Err(ConfigError::one(
+                    "--shard",
+                    "give either --shard or --shard-from-pod-name, not both",
+                ));
+            }
+            (Some(n), false) => ShardSelection::Fixed(n),
+            (None, true) => ShardSelection::PodName,
+            (None, false) => self.shard,
+        };
+        let total = total_shards.unwrap_or(self.total_shards);
+        validate::sharding_of(total, selection).map_err(|problems| ConfigError { problems })
+    }
+
+    /// The shard number, when it does not depend on the pod.
+    pub fn fixed_shard(&self) -> Option<u32> {
+        match self.shard {
+            ShardSelection::Fixed(n) => Some(n),
+            ShardSelection::Unset => Some(0),
+            ShardSelection::PodName => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

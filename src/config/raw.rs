@@ -48,6 +48,7 @@ pub struct RawConfig {
     pub tags: RawTags,
     pub scan: RawScan,
     pub state: RawState,
+    pub sharding: RawSharding,
     pub exceptions: Vec<RawException>,
 }
 
@@ -172,6 +173,26 @@ impl Default for RawScan {
             jitter: None,
             timeout: "10m".to_string(),
             target_concurrency: 8,
+        }
+    }
+}
+
+/// `sharding`: this replica's part of the accounts (see `discovery::shard`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSharding {
+    pub total_shards: u32,
+    pub shard: Option<u32>,
+    /// Take the shard from the StatefulSet ordinal in `POD_NAME` (`name-<n>`).
+    pub shard_from_pod_name: bool,
+}
+
+impl Default for RawSharding {
+    fn default() -> Self {
+        RawSharding {
+            total_shards: 1,
+            shard: None,
+            shard_from_pod_name: false,
         }
     }
 }

@@ -12,12 +12,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::raw::{
-    RawAccounts, RawAws, RawConfig, RawException, RawId, RawRegions, RawScan, RawState, RawTags,
-    RawTrust,
+    RawAccounts, RawAws, RawConfig, RawException, RawId, RawRegions, RawScan, RawSharding,
+    RawState, RawTags, RawTrust,
 };
 use super::{
     AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, Exception,
-    Problem, RegionSelection, ScanConfig, StateConfig, StaticAccount, TagsConfig, TrustConfig,
+    Problem, RegionSelection, ScanConfig, ShardSelection, ShardingConfig, StateConfig,
+    StaticAccount, TagsConfig, TrustConfig,
 };
 use crate::model::{AccountId, FindingKind, OrgId, Region, is_account_id};
 
@@ -34,6 +35,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let tags = tags(&mut c, raw.tags);
     let scan = scan(&mut c, raw.scan);
     let state = state(raw.state);
+    let sharding = sharding(&mut c, raw.sharding);
     let exceptions = exceptions(&mut c, &raw.exceptions);
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -49,6 +51,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         tags,
         scan,
         state,
+        sharding,
         exceptions,
         source: None,
     })
@@ -360,6 +363,64 @@ fn scan(c: &mut Checker, raw: RawScan) -> ScanConfig {
 /// A tenth of the interval, at most [`MAX_DEFAULT_JITTER`].
 pub(super) fn default_jitter(interval: Duration) -> Duration {
     (interval / 10).min(MAX_DEFAULT_JITTER)
+}
+
+fn sharding(c: &mut Checker, raw: RawSharding) -> ShardingConfig {
+    let selection = match (raw.shard, raw.shard_from_pod_name) {
+        (Some(_), true) => {
+            c.fail(
+                "sharding.shard",
+                "set either sharding.shard or sharding.shard_from_pod_name, not both",
+            );
+            ShardSelection::Unset
+        }
+        (Some(n), false) => ShardSelection::Fixed(n),
+        (None, true) => ShardSelection::PodName,
+        (None, false) => ShardSelection::Unset,
+    };
+    sharding_of(raw.total_shards, selection).unwrap_or_else(|problems| {
+        c.problems.extend(problems);
+        ShardingConfig {
+            total_shards: 1,
+            shard: ShardSelection::Unset,
+        }
+    })
+}
+
+/// The checks shared by the file's `sharding` section and the command-line flags.
+pub(super) fn sharding_of(
+    total: u32,
+    shard: ShardSelection,
+) -> Result<ShardingConfig, Vec<Problem>> {
+    let problem = |path: &str, message: String| {
+        vec![Problem {
+            path: path.to_string(),
+            message,
+        }]
+    };
+    if total == 0 {
+        return Err(problem(
+            "sharding.total_shards",
+            "must be at least 1".into(),
+        ));
+    }
+    match shard {
+        ShardSelection::Fixed(n) if n >= total => Err(problem(
+            "sharding.shard",
+            format!("{n} is out of range: shards are numbered 0..{total} (total_shards {total})"),
+        )),
+        ShardSelection::Unset if total > 1 => Err(problem(
+            "sharding.shard",
+            format!(
+                "total_shards is {total}: set sharding.shard (or --shard), or \
+                 sharding.shard_from_pod_name (or --shard-from-pod-name) in a StatefulSet"
+            ),
+        )),
+        _ => Ok(ShardingConfig {
+            total_shards: total,
+            shard,
+        }),
+    }
 }
 
 fn state(raw: RawState) -> StateConfig {

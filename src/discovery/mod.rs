@@ -13,6 +13,8 @@
 
 pub mod shard;
 
+pub use shard::ShardSpec;
+
 use std::collections::BTreeSet;
 
 use aws_sdk_account::types::RegionOptStatus;
@@ -44,6 +46,10 @@ pub struct Discovery {
     pub organization_id: Option<String>,
     /// With organizations discovery: every account listed in the organization.
     pub organization_accounts: BTreeSet<String>,
+    /// This replica's part of the accounts.
+    pub shard: ShardSpec,
+    /// Accounts this replica scans (after include/exclude and sharding).
+    pub shard_accounts: usize,
     /// Targets to scan, sorted.
     pub targets: Vec<Target>,
     /// Targets that failed before collection (role or region discovery), sorted.
@@ -207,6 +213,18 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
         (accounts_cfg.include.is_empty() || include.contains(id)) && !exclude.contains(id)
     });
 
+    // Sharding: only this replica's accounts are reached (roles, regions, repositories);
+    // the organization's member list above stays whole, so the trust zone is the same in
+    // every shard.
+    let pod_name = std::env::var("POD_NAME").ok();
+    let shard =
+        ShardSpec::for_config(&config.sharding, pod_name.as_deref()).map_err(|e| TargetError {
+            code: TargetErrorCode::DiscoveryFailed,
+            message: format!("sharding: {e}"),
+        })?;
+    accounts.retain(|(id, _)| shard.owns(id));
+    let shard_accounts = accounts.len();
+
     // per account: credentials, then regions
     let per_account = futures::stream::iter(accounts)
         .map(|(id, creds)| account_targets(aws, config, id, creds))
@@ -242,6 +260,8 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
         caller_account: caller,
         organization_id,
         organization_accounts,
+        shard,
+        shard_accounts,
         targets,
         failures,
     })
@@ -451,6 +471,8 @@ mod tests {
             caller_account: "123456789012".into(),
             organization_id: Some("o-abcdefghij".into()),
             organization_accounts: ["111122223333".to_string()].into_iter().collect(),
+            shard: ShardSpec::SINGLE,
+            shard_accounts: 0,
             targets: Vec::new(),
             failures: Vec::new(),
         };

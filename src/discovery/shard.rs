@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::config::{ShardSelection, ShardingConfig};
+
 /// 64-bit FNV-1a of `bytes`: the shard key of an account id.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
@@ -52,6 +54,8 @@ pub enum ShardError {
         "pod name {0:?} does not end in -<ordinal> (a StatefulSet pod is named <statefulset>-<n>)"
     )]
     PodName(String),
+    #[error("the shard comes from the pod name, but POD_NAME is not set (use the downward API)")]
+    NoPodName,
 }
 
 impl ShardSpec {
@@ -78,6 +82,22 @@ impl ShardSpec {
             .and_then(|n| n.parse::<u32>().ok())
             .ok_or_else(|| ShardError::PodName(pod_name.to_string()))?;
         ShardSpec::new(ordinal, total)
+    }
+
+    /// The configured shard; `pod_name` is `POD_NAME`, read only when the configuration
+    /// asks for the StatefulSet ordinal.
+    pub fn for_config(
+        config: &ShardingConfig,
+        pod_name: Option<&str>,
+    ) -> Result<ShardSpec, ShardError> {
+        match config.shard {
+            ShardSelection::Unset => ShardSpec::new(0, config.total_shards),
+            ShardSelection::Fixed(n) => ShardSpec::new(n, config.total_shards),
+            ShardSelection::PodName => match pod_name {
+                Some(name) => ShardSpec::from_pod_name(name, config.total_shards),
+                None => Err(ShardError::NoPodName),
+            },
+        }
     }
 
     pub fn shard(&self) -> u32 {
@@ -204,6 +224,32 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_configuration_picks_the_shard() {
+        let cfg = |total_shards, shard| ShardingConfig {
+            total_shards,
+            shard,
+        };
+        let single = cfg(1, ShardSelection::Unset);
+        assert_eq!(ShardSpec::for_config(&single, None), Ok(ShardSpec::SINGLE));
+        let fixed = cfg(4, ShardSelection::Fixed(3));
+        assert_eq!(
+            ShardSpec::for_config(&fixed, Some("x-1")).unwrap().shard(),
+            3
+        );
+        let pod = cfg(3, ShardSelection::PodName);
+        assert_eq!(
+            ShardSpec::for_config(&pod, Some("exp-1"))
+                .unwrap()
+                .to_string(),
+            "1/3"
+        );
+        assert_eq!(
+            ShardSpec::for_config(&pod, None),
+            Err(ShardError::NoPodName)
+        );
     }
 
     #[test]

@@ -1,0 +1,190 @@
+//! Sharding against moto: replicas started with different shards of the same organization
+//! report disjoint sets of accounts whose union is exactly what one replica reports, each
+//! account in the shard `jump_consistent_hash(fnv1a64(id), M)` names, with the same verdicts
+//! (the trust zone is the whole organization in every shard).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ecr_exposure_exporter::discovery::ShardSpec;
+use serde_json::Value;
+use support::{Moto, ScanOutput};
+
+const ORG_CONFIG: &str =
+    "accounts:\n  discovery: organizations\ntrust:\n  organization_accounts: true\n";
+
+/// Records without the fields that differ from run to run.
+fn stable(out: &ScanOutput) -> BTreeSet<String> {
+    out.records
+        .iter()
+        .filter(|r| r["kind"] != "target")
+        .map(|r| {
+            let mut r = r.clone();
+            if let Value::Object(map) = &mut r {
+                map.retain(|k, _| !k.contains("duration") && !k.contains("timestamp"));
+            }
+            r.to_string()
+        })
+        .collect()
+}
+
+fn accounts_of(out: &ScanOutput) -> BTreeSet<String> {
+    out.kind("target")
+        .iter()
+        .map(|t| t["account_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn scan(moto: &Moto, config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> ScanOutput {
+    let out = moto
+        .exporter()
+        .args(["scan", "--once", "--format", "json", "--config"])
+        .arg(config)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the exporter");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    ScanOutput {
+        code: out.status.code().unwrap_or(-1),
+        records: stdout
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).expect("JSON line"))
+            .collect(),
+        stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
+    }
+}
+
+#[test]
+fn shards_partition_the_organization() {
+    let moto = Moto::start();
+    moto.seed("test", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = moto.write_config(dir.path(), ORG_CONFIG);
+
+    let whole = scan(&moto, &config, &[], &[]);
+    assert_eq!(whole.code, 1, "stderr:\n{}", whole.stderr);
+    let all_accounts = accounts_of(&whole);
+    assert_eq!(all_accounts.len(), 4, "four active accounts");
+    let all_records = stable(&whole);
+
+    for total in [2u32, 3] {
+        let mut union = BTreeSet::new();
+        let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+        for shard in 0..total {
+            // Shard 1 of each run takes its number from the pod name, as a StatefulSet does.
+            let (flags, env): (Vec<String>, Vec<(&str, String)>) = if shard == 1 {
+                (
+                    vec![
+                        format!("--total-shards={total}"),
+                        "--shard-from-pod-name".into(),
+                    ],
+                    vec![("POD_NAME", format!("ecr-exposure-exporter-{shard}"))],
+                )
+            } else {
+                (
+                    vec![
+                        format!("--total-shards={total}"),
+                        format!("--shard={shard}"),
+                    ],
+                    vec![],
+                )
+            };
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let out = scan(&moto, &config, &flags, &env);
+            assert!(
+                out.code == 0 || out.code == 1,
+                "shard {shard}/{total}: exit {} stderr:\n{}",
+                out.code,
+                out.stderr
+            );
+            for account in accounts_of(&out) {
+                assert_eq!(
+                    ShardSpec::shard_of(&account, total),
+                    shard,
+                    "{account} reported by shard {shard}/{total}"
+                );
+                assert!(
+                    seen.insert(account.clone(), shard).is_none(),
+                    "{account} in two shards of {total}"
+                );
+            }
+            let records = stable(&out);
+            assert!(union.is_disjoint(&records), "shards of {total} overlap");
+            union.extend(records);
+        }
+        assert_eq!(
+            seen.keys().cloned().collect::<BTreeSet<_>>(),
+            all_accounts,
+            "every account in some shard of {total}"
+        );
+        assert_eq!(union, all_records, "union of {total} shards = one replica");
+    }
+}
+
+#[test]
+fn the_configuration_file_can_name_the_shard() {
+    let moto = Moto::start();
+    moto.seed("test", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = moto.write_config(
+        dir.path(),
+        &format!("{ORG_CONFIG}sharding:\n  total_shards: 2\n  shard: 1\n"),
+    );
+    let out = scan(&moto, &config, &[], &[]);
+    assert!(out.code == 0 || out.code == 1, "stderr:\n{}", out.stderr);
+    let accounts = accounts_of(&out);
+    assert!(
+        !accounts.is_empty(),
+        "shard 1 of 2 owns some of the four accounts"
+    );
+    assert!(accounts.iter().all(|a| ShardSpec::shard_of(a, 2) == 1));
+    // A flag wins over the file.
+    let other = scan(&moto, &config, &["--shard=0"], &[]);
+    let other_accounts = accounts_of(&other);
+    assert!(
+        other_accounts
+            .iter()
+            .all(|a| ShardSpec::shard_of(a, 2) == 0)
+    );
+    assert!(accounts.is_disjoint(&other_accounts));
+}
+
+#[test]
+fn bad_shard_settings_stop_at_start() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = moto.write_config(dir.path(), ORG_CONFIG);
+    for (args, env, want) in [
+        (&["--total-shards=3"][..], None, "set sharding.shard"),
+        (&["--total-shards=2", "--shard=2"][..], None, "out of range"),
+        (
+            &["--total-shards=2", "--shard-from-pod-name"][..],
+            None,
+            "POD_NAME is not set",
+        ),
+        (
+            &["--total-shards=2", "--shard-from-pod-name"][..],
+            Some("exporter"),
+            "does not end in -<ordinal>",
+        ),
+    ] {
+        let env: Vec<(&str, &str)> = env.map(|p| ("POD_NAME", p)).into_iter().collect();
+        let mut cmd = moto.exporter();
+        cmd.env_remove("POD_NAME");
+        let out = cmd
+            .args(["scan", "--once", "--config"])
+            .arg(&config)
+            .args(args)
+            .envs(env)
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
