@@ -191,6 +191,7 @@ tags: required owner, team; IaC keys managed-by
 schedule: every 1h (jitter 5m), cycle timeout 30m, 4 targets at once
 aws: endpoint default, 5 attempts, 32 calls in flight (8 per target), timeouts connect 5s read 30s operation 2m
 state: data/state.json
+sharding: off (one replica)
 exceptions: 1
   public_exposure 111122223333/eu-west-1/legacy-* until 2030-01-01T00:00:00Z: vendor mirror, public on purpose
 ";
