@@ -7,13 +7,15 @@
 //!
 //! ```text
 //! config -> discovery -> collect -> analysis -> state -> snapshot -> http / metrics
+//!           \________ cycle ________/          daemon (schedule, apply)
 //! ```
 //!
 //! - [`cli`]: command-line flags, turned into each command's arguments.
 //! - [`config`]: figment layering (defaults < file < `ECR_EXPOSURE_*` env), validated types.
 //! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials.
 //! - [`aws`]: the one place that makes AWS calls: clients, retries, timeouts, counting, caps.
-//! - [`collect`]: one target -> [`facts::TargetFacts`].
+//! - [`collect`]: one target -> [`facts::TargetFacts`], through the [`aws::ecr::EcrApi`] seam.
+//! - [`cycle`]: discovery + fan-out + deadline; each target analysed as it completes.
 //! - [`facts`]: the plain-data hand-off between collection and analysis.
 //! - [`analysis`]: pure: policy verdicts ([`analysis::policy`]), tags, findings.
 //! - [`state`]: finding lifecycle (first seen, resolved), exceptions, persistence.
@@ -21,14 +23,18 @@
 //! - [`metrics`]: prometheus-client collector over the snapshot, and the counters.
 //! - [`http`]: `/`, `/metrics`, `/findings`, `/-/healthy`, `/-/ready`; TLS and basic auth.
 //! - [`iac`]: Terraform plans and CloudFormation templates -> policies to check.
-//! - [`check`], [`scan`], [`serve`]: the commands; [`logging`]: logfmt or JSON on stderr.
+//! - [`daemon`]: the scheduler and the application of a cycle's reports (persist, counters, swap).
+//! - [`check`], [`scan`], [`commands`] (`serve`): the commands; [`logging`]: logfmt or JSON on stderr.
 
 pub mod analysis;
 pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod config;
+pub mod cycle;
+pub mod daemon;
 pub mod discovery;
 pub mod facts;
 pub mod http;
@@ -36,7 +42,6 @@ pub mod iac;
 pub mod logging;
 pub mod metrics;
 pub mod scan;
-pub mod serve;
 pub mod snapshot;
 pub mod state;
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand};
-use ecr_exposure_exporter::{check, config, logging, scan, serve};
+use ecr_exposure_exporter::{check, commands, config, logging, scan};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -14,8 +14,8 @@ fn main() -> ExitCode {
     };
     logging::init(&log);
     let code = match cli.command {
-        None => serve::run(cli.serve),
-        Some(Command::Serve(args)) => serve::run(args),
+        None => return finish(commands::serve::run(cli.serve)),
+        Some(Command::Serve(args)) => return finish(commands::serve::run(args)),
         Some(Command::Scan(args)) => scan::run(&args),
         Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Check { file })) => {
@@ -23,4 +23,12 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// A command's result as the exit code: an error is printed once and exits 2.
+fn finish(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("ecr-exposure-exporter: {e:#}");
+        ExitCode::from(2)
+    })
 }

@@ -9,8 +9,8 @@ use serde_json::{Map, Value, json};
 
 use crate::analysis::{RegistryReport, RepositoryReport, TargetReport, analyze_target};
 use crate::cli::{ScanArgs, ScanFormat};
-use crate::collect::{Cycle, ScanContext, run_cycle};
 use crate::config::Config;
+use crate::cycle::{Cycle, ScanContext, run_cycle};
 use crate::facts::TargetOutcome;
 
 /// Run `scan --once`; returns the process exit code.

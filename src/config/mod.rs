@@ -149,6 +149,18 @@ pub struct TagsConfig {
     /// The first key is the owner tag.
     pub required: Vec<String>,
     pub iac: Vec<String>,
+    pub source: TagSource,
+}
+
+/// Where repository tags are read (`tags.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagSource {
+    /// The tagging API's `GetResources`, falling back to `ListTagsForResource` when denied.
+    #[default]
+    TaggingApi,
+    /// `ListTagsForResource` per repository: for accounts where the tagging API is not
+    /// allowed or does not list every repository.
+    ListTagsForResource,
 }
 
 /// The daemon's schedule; `scan --once` uses `timeout` and `target_concurrency`.
@@ -702,9 +714,19 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             }
         }
     }
+    let source = match raw.tags.source.as_str() {
+        "tagging_api" => TagSource::TaggingApi,
+        "list_tags_for_resource" => TagSource::ListTagsForResource,
+        other => {
+            let why = format!("{other:?} is not one of tagging_api, list_tags_for_resource");
+            c.fail("tags.source", why);
+            TagSource::TaggingApi
+        }
+    };
     let tags = TagsConfig {
         required: dedup(raw.tags.required),
         iac: dedup(raw.tags.iac),
+        source,
     };
 
     // scan
@@ -1159,5 +1181,18 @@ mod tests {
         assert!(s.trusted_accounts.contains("111122223333"));
         assert!(s.trusted_orgs.contains("o-abcdefghij"));
         assert_eq!(s.required_tags, vec!["owner", "team"]);
+    }
+
+    #[test]
+    fn tags_source_defaults_to_the_tagging_api() {
+        let c = Config::from_yaml_str("{}").unwrap();
+        assert_eq!(c.tags.source, TagSource::TaggingApi);
+        let c = Config::from_yaml_str("tags:\n  source: list_tags_for_resource\n").unwrap();
+        assert_eq!(c.tags.source, TagSource::ListTagsForResource);
+        let p = problems("tags:\n  source: ecr\n");
+        assert!(
+            p[0].starts_with("tags.source: \"ecr\" is not one of"),
+            "{p:?}"
+        );
     }
 }
