@@ -24,8 +24,8 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ecr_exposure_exporter::collect::{ScanContext, run_cycle};
 use ecr_exposure_exporter::config::Config;
+use ecr_exposure_exporter::cycle::{ScanContext, run_cycle};
 use serde_json::{Value, json};
 
 fn env_usize(name: &str, default: usize) -> usize {

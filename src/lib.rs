@@ -7,6 +7,7 @@
 //!
 //! ```text
 //! config -> discovery -> collect -> analysis -> state -> snapshot -> http / metrics
+//!           \________ cycle ________/          daemon (schedule, apply)
 //! ```
 //!
 //! The list is in import order: a module imports only modules above it
@@ -22,16 +23,17 @@
 //! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials;
 //!   [`discovery::shard`] picks the accounts of this replica.
 //! - [`events`]: EventBridge/CloudTrail messages -> which repository or registry to rescan.
-//! - [`collect`]: discovery, then one target -> [`facts::TargetFacts`] for each, in parallel.
+//! - [`collect`]: one target -> [`facts::TargetFacts`], through the [`aws::ecr::EcrApi`] seam.
+//! - [`cycle`]: discovery + fan-out + deadline; each target analysed as it completes.
 //! - [`snapshot`]: the immutable result of the last cycle per target.
 //! - [`state`]: finding lifecycle (first seen, resolved), exceptions, persistence.
 //! - [`report`]: the JSON records shared by `scan --once` and `/findings`.
 //! - [`metrics`]: prometheus-client collector over the snapshot, and the counters.
 //! - [`http`]: `/`, `/metrics`, `/findings`, `/-/healthy`, `/-/ready`; TLS and basic auth.
-//! - [`serve`]: the daemon: wiring, scheduler, applying each cycle.
-//! - [`commands`]: `scan --once` and `config check` (wiring and rendering only).
-//! - [`iac`], [`check`]: Terraform plans and CloudFormation templates -> policies to check;
-//!   the offline `check` command (these two still import each other).
+//! - [`daemon`]: the scheduler and the application of a cycle's reports (persist, counters, swap).
+//! - [`commands`]: `serve`, `scan --once` and `config check` (wiring and rendering only).
+//! - [`iac`]: Terraform plans and CloudFormation templates -> policies to check (extraction only).
+//! - [`check`]: the offline `check` command: judging, records, text/JSON/SARIF.
 //! - [`logging`]: logfmt or JSON on stderr.
 
 pub mod analysis;
@@ -41,6 +43,8 @@ pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod config;
+pub mod cycle;
+pub mod daemon;
 pub mod discovery;
 pub mod events;
 pub mod facts;
@@ -50,7 +54,6 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod report;
-pub mod serve;
 pub mod snapshot;
 pub mod state;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand};
-use ecr_exposure_exporter::{check, commands, logging, serve};
+use ecr_exposure_exporter::{check, commands, logging};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -23,11 +23,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Dispatch; `serve` still reports through its own `u8` exit code.
+/// Dispatch to the command; every command returns `anyhow::Result<ExitCode>`.
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        None => Ok(ExitCode::from(serve::run(cli.serve))),
-        Some(Command::Serve(args)) => Ok(ExitCode::from(serve::run(args))),
+        None => commands::serve::run(cli.serve),
+        Some(Command::Serve(args)) => commands::serve::run(args),
         Some(Command::Scan(args)) => commands::scan::run(&args),
         Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Check { file })) => {

@@ -517,3 +517,41 @@ fn denied_tagging_api_falls_back_to_list_tags_for_resource() {
     assert_eq!(reg["scope"], "v2");
     assert_eq!(reg["scope_known"], false);
 }
+
+#[test]
+fn tags_source_list_tags_for_resource_reads_tags_from_ecr_only() {
+    let moto = Moto::start();
+    let m = moto.seed("test", &[]);
+    let mgmt = ids(&m, "mgmt");
+    // the tagging API is denied everywhere: this mode must not need it
+    moto.fault(
+        json!({"operation": "GetResources", "error": "AccessDeniedException", "count": 100000}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = moto.write_config(
+        dir.path(),
+        &format!("{ORG_CONFIG}tags:\n  source: list_tags_for_resource\n"),
+    );
+    let out = moto.scan_json(&config);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let repositories = out.kind("repository");
+    assert_eq!(repositories.len(), 65);
+    for r in &repositories {
+        assert_eq!(r["tags_source"], "list_tags_for_resource", "{r}");
+    }
+    assert_eq!(
+        out.repository(&mgmt, "us-east-1", "web-public")["tags"],
+        json!({"owner": "team-web"})
+    );
+    assert_eq!(
+        out.repository(&mgmt, "eu-west-1", "ci-public-push")["tags"],
+        json!({"owner": ""})
+    );
+    assert_eq!(
+        out.repository(&mgmt, "us-east-1", "private-none")["missing_tags"],
+        json!(["owner"])
+    );
+    let counts = moto.counts();
+    assert_eq!(counts.get("tagging:GetResources"), None, "{counts:?}");
+    assert_eq!(counts["ecr:ListTagsForResource"], 65, "{counts:?}");
+}

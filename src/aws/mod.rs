@@ -6,6 +6,7 @@
 //! [`ApiCallStats`] by service and operation, and classifies a failure into a bounded
 //! [`ApiErrorCode`]. Nothing here decides what a result means; collection does.
 
+pub mod ecr;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -75,6 +76,30 @@ where
         class,
         aws_code,
         message,
+    }
+}
+
+/// Walk a paginated operation to its end: `fetch(token)` makes one page's call (through
+/// [`Aws::send`], so every page is counted and capped), `take(page)` keeps the page's items
+/// and returns the next token. An absent or empty token ends the walk (the tagging API ends
+/// with `""`, the others with none); the first failed page ends it with that error.
+///
+/// One loop for every paginated call, so that the end-of-pages rule lives in one place.
+pub async fn paginate<P, E, F, Fut>(
+    mut fetch: F,
+    mut take: impl FnMut(P) -> Option<String>,
+) -> Result<(), E>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<P, E>>,
+{
+    let mut token: Option<String> = None;
+    loop {
+        let page = fetch(token.take()).await?;
+        token = take(page).filter(|t| !t.is_empty());
+        if token.is_none() {
+            return Ok(());
+        }
     }
 }
 
@@ -383,5 +408,65 @@ impl ProvideCredentials for RoleProvider {
                 ))
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn paginate_follows_tokens_until_absent_or_empty() {
+        for last in [None, Some(String::new())] {
+            let mut asked = Vec::new();
+            let mut items = Vec::new();
+            let pages = [
+                (vec![1, 2], Some("a".to_string())),
+                (vec![3], Some("b".into())),
+            ];
+            let r: Result<(), ()> = paginate(
+                |token: Option<String>| {
+                    asked.push(token.clone());
+                    let page = match token.as_deref() {
+                        None => pages[0].clone(),
+                        Some("a") => pages[1].clone(),
+                        _ => (vec![4], last.clone()),
+                    };
+                    async move { Ok(page) }
+                },
+                |(got, next): (Vec<i32>, Option<String>)| {
+                    items.extend(got);
+                    next
+                },
+            )
+            .await;
+            assert_eq!(r, Ok(()));
+            assert_eq!(items, vec![1, 2, 3, 4]);
+            assert_eq!(asked, vec![None, Some("a".into()), Some("b".into())]);
+        }
+    }
+
+    #[tokio::test]
+    async fn paginate_stops_at_the_first_failed_page() {
+        let mut calls = 0;
+        let mut items = Vec::new();
+        let r = paginate(
+            |token: Option<String>| {
+                calls += 1;
+                async move {
+                    match token {
+                        None => Ok((vec![1], Some("next".to_string()))),
+                        Some(_) => Err("denied"),
+                    }
+                }
+            },
+            |(got, next): (Vec<i32>, Option<String>)| {
+                items.extend(got);
+                next
+            },
+        )
+        .await;
+        assert_eq!(r, Err("denied"));
+        assert_eq!((calls, items), (2, vec![1]));
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod config_check;
 pub mod scan;
+pub mod serve;
 
 use anyhow::Context as _;
 

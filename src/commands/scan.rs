@@ -13,8 +13,8 @@ use crate::analysis::{
     ErrorInfo, PolicyReport, RegistryReport, RepositoryReport, TargetReport, analyze_target,
 };
 use crate::cli::{ScanArgs, ScanFormat};
-use crate::collect::{Cycle, ScanContext, run_cycle};
 use crate::config::Config;
+use crate::cycle::{Cycle, ScanContext, run_cycle};
 use crate::facts::TargetOutcome;
 use crate::model::{Access, Scope};
 use crate::report::render_json_lines;

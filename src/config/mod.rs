@@ -160,6 +160,18 @@ pub struct TagsConfig {
     /// The first key is the owner tag.
     pub required: Vec<String>,
     pub iac: Vec<String>,
+    pub source: TagSource,
+}
+
+/// Where repository tags are read (`tags.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagSource {
+    /// The tagging API's `GetResources`, falling back to `ListTagsForResource` when denied.
+    #[default]
+    TaggingApi,
+    /// `ListTagsForResource` per repository: for accounts where the tagging API is not
+    /// allowed or does not list every repository.
+    ListTagsForResource,
 }
 
 /// The daemon's schedule; `scan --once` uses `timeout` and `target_concurrency`.

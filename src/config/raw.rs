@@ -142,6 +142,7 @@ impl Default for RawTrust {
 pub struct RawTags {
     pub required: Vec<String>,
     pub iac: Vec<String>,
+    pub source: String,
 }
 
 impl Default for RawTags {
@@ -152,6 +153,7 @@ impl Default for RawTags {
                 "aws:cloudformation:stack-name".to_string(),
                 "managed-by".to_string(),
             ],
+            source: "tagging_api".to_string(),
         }
     }
 }

@@ -197,3 +197,16 @@ exceptions: 1
 ";
     assert_eq!(describe(&c), want);
 }
+
+#[test]
+fn tags_source_defaults_to_the_tagging_api() {
+    let c = Config::from_yaml_str("{}").unwrap();
+    assert_eq!(c.tags.source, TagSource::TaggingApi);
+    let c = Config::from_yaml_str("tags:\n  source: list_tags_for_resource\n").unwrap();
+    assert_eq!(c.tags.source, TagSource::ListTagsForResource);
+    let p = problems("tags:\n  source: ecr\n");
+    assert!(
+        p[0].starts_with("tags.source: \"ecr\" is not one of"),
+        "{p:?}"
+    );
+}

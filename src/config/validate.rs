@@ -18,7 +18,7 @@ use super::raw::{
 use super::{
     AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, Exception,
     Problem, RegionSelection, ScanConfig, ShardSelection, ShardingConfig, StateConfig,
-    StaticAccount, TagsConfig, TrustConfig,
+    StaticAccount, TagSource, TagsConfig, TrustConfig,
 };
 use crate::model::{AccountId, FindingKind, OrgId, Region, is_account_id};
 
@@ -322,9 +322,19 @@ fn tags(c: &mut Checker, raw: RawTags) -> TagsConfig {
             }
         }
     }
+    let source = match raw.source.as_str() {
+        "tagging_api" => TagSource::TaggingApi,
+        "list_tags_for_resource" => TagSource::ListTagsForResource,
+        other => {
+            let why = format!("{other:?} is not one of tagging_api, list_tags_for_resource");
+            c.fail("tags.source", why);
+            TagSource::TaggingApi
+        }
+    };
     TagsConfig {
         required: dedup(raw.required),
         iac: dedup(raw.iac),
+        source,
     }
 }
 

@@ -22,7 +22,7 @@ use aws_sdk_organizations::types::{AccountState, AccountStatus, ChildType};
 use futures::StreamExt;
 
 use crate::analysis::AnalysisSettings;
-use crate::aws::{AccountCredentials, ApiErrorCode, Aws, CallError};
+use crate::aws::{AccountCredentials, ApiErrorCode, Aws, CallError, paginate};
 use crate::config::{AccountSelector, Config, DiscoveryMode, RegionSelection};
 use crate::facts::{TargetError, TargetErrorCode, TargetId};
 use crate::model::Region;
@@ -157,41 +157,37 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
                 .and_then(|o| o.id())
                 .map(str::to_string);
             let mut active = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let page = aws
-                    .send(
-                        "organizations",
-                        "ListAccounts",
-                        org.list_accounts().set_next_token(token.clone()).send(),
-                    )
-                    .await
-                    .map_err(|e| {
-                        target_error(
-                            TargetErrorCode::DiscoveryFailed,
-                            "organizations:ListAccounts",
-                            &e,
-                        )
-                    })?;
-                for a in page.accounts() {
-                    let Some(id) = a.id() else { continue };
-                    organization_accounts.insert(id.to_string());
-                    #[allow(deprecated)]
-                    let is_active = match a.state() {
-                        Some(state) => *state == AccountState::Active,
-                        None => a.status() == Some(&AccountStatus::Active),
-                    };
-                    if is_active {
-                        active.push(id.to_string());
-                    } else {
-                        tracing::info!(account_id = id, "skipping account that is not ACTIVE");
+            paginate(
+                |token| {
+                    let call = org.list_accounts().set_next_token(token).send();
+                    aws.send("organizations", "ListAccounts", call)
+                },
+                |page| {
+                    for a in page.accounts() {
+                        let Some(id) = a.id() else { continue };
+                        organization_accounts.insert(id.to_string());
+                        #[allow(deprecated)]
+                        let is_active = match a.state() {
+                            Some(state) => *state == AccountState::Active,
+                            None => a.status() == Some(&AccountStatus::Active),
+                        };
+                        if is_active {
+                            active.push(id.to_string());
+                        } else {
+                            tracing::info!(account_id = id, "skipping account that is not ACTIVE");
+                        }
                     }
-                }
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
+                    page.next_token().map(str::to_string)
+                },
+            )
+            .await
+            .map_err(|e| {
+                target_error(
+                    TargetErrorCode::DiscoveryFailed,
+                    "organizations:ListAccounts",
+                    &e,
+                )
+            })?;
             for id in active {
                 let creds = if id == caller {
                     ambient.clone()
@@ -313,34 +309,32 @@ async fn account_regions(
     }
     let client = aws.account(creds);
     let mut enabled = Vec::new();
-    let mut token: Option<String> = None;
-    let listed = loop {
-        let call = client
-            .list_regions()
-            .region_opt_status_contains(RegionOptStatus::Enabled)
-            .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
-            .max_results(50)
-            .set_next_token(token.clone())
-            .send();
-        match aws.send("account", "ListRegions", call).await {
-            Ok(page) => {
-                for r in page.regions() {
-                    let on = matches!(
-                        r.region_opt_status(),
-                        Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
-                    );
-                    if let (true, Some(name)) = (on, r.region_name()) {
-                        enabled.push(name.to_string());
-                    }
-                }
-                token = page.next_token().map(str::to_string);
-                if token.is_none() {
-                    break Ok(enabled);
+    let listed = paginate(
+        |token| {
+            let call = client
+                .list_regions()
+                .region_opt_status_contains(RegionOptStatus::Enabled)
+                .region_opt_status_contains(RegionOptStatus::EnabledByDefault)
+                .max_results(50)
+                .set_next_token(token)
+                .send();
+            aws.send("account", "ListRegions", call)
+        },
+        |page| {
+            for r in page.regions() {
+                let on = matches!(
+                    r.region_opt_status(),
+                    Some(RegionOptStatus::Enabled | RegionOptStatus::EnabledByDefault)
+                );
+                if let (true, Some(name)) = (on, r.region_name()) {
+                    enabled.push(name.to_string());
                 }
             }
-            Err(e) => break Err(e),
-        }
-    };
+            page.next_token().map(str::to_string)
+        },
+    )
+    .await
+    .map(|()| enabled);
     let regions = match (listed, &config.regions) {
         (Ok(enabled), RegionSelection::All) => enabled,
         (Ok(enabled), RegionSelection::List(list)) => {
@@ -400,52 +394,49 @@ async fn expand(
     let org = aws.organizations(ambient);
     let fail = |op: &str, e: &CallError| target_error(TargetErrorCode::DiscoveryFailed, op, e);
     while let Some(parent) = ous.pop() {
-        let mut token: Option<String> = None;
-        loop {
-            let page = aws
-                .send(
-                    "organizations",
-                    "ListAccountsForParent",
-                    org.list_accounts_for_parent()
-                        .parent_id(&parent)
-                        .set_next_token(token.clone())
-                        .send(),
-                )
-                .await
-                .map_err(|e| fail("organizations:ListAccountsForParent", &e))?;
-            out.extend(
-                page.accounts()
-                    .iter()
-                    .filter_map(|a| a.id().map(str::to_string)),
-            );
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
-        loop {
-            let page = aws
-                .send(
-                    "organizations",
-                    "ListChildren",
-                    org.list_children()
-                        .parent_id(&parent)
-                        .child_type(ChildType::OrganizationalUnit)
-                        .set_next_token(token.clone())
-                        .send(),
-                )
-                .await
-                .map_err(|e| fail("organizations:ListChildren", &e))?;
-            ous.extend(
-                page.children()
-                    .iter()
-                    .filter_map(|c| c.id().map(str::to_string)),
-            );
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        paginate(
+            |token| {
+                let call = org
+                    .list_accounts_for_parent()
+                    .parent_id(&parent)
+                    .set_next_token(token)
+                    .send();
+                aws.send("organizations", "ListAccountsForParent", call)
+            },
+            |page| {
+                out.extend(
+                    page.accounts()
+                        .iter()
+                        .filter_map(|a| a.id().map(str::to_string)),
+                );
+                page.next_token().map(str::to_string)
+            },
+        )
+        .await
+        .map_err(|e| fail("organizations:ListAccountsForParent", &e))?;
+        let mut children = Vec::new();
+        paginate(
+            |token| {
+                let call = org
+                    .list_children()
+                    .parent_id(&parent)
+                    .child_type(ChildType::OrganizationalUnit)
+                    .set_next_token(token)
+                    .send();
+                aws.send("organizations", "ListChildren", call)
+            },
+            |page| {
+                children.extend(
+                    page.children()
+                        .iter()
+                        .filter_map(|c| c.id().map(str::to_string)),
+                );
+                page.next_token().map(str::to_string)
+            },
+        )
+        .await
+        .map_err(|e| fail("organizations:ListChildren", &e))?;
+        ous.extend(children);
     }
     Ok(out)
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-use crate::analysis::{AnalysisSettings, Finding, FindingKey, TargetReport, analyze_target};
-use crate::facts::{TargetError, TargetId, TargetOutcome};
+use crate::analysis::{Finding, FindingKey, TargetReport};
+use crate::facts::{TargetError, TargetId};
 use crate::snapshot::{CycleSummary, OpenFinding, RepoInfo, ScanStatus, Snapshot, TargetSnapshot};
 use crate::state::exceptions::Exceptions;
 use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, StateFile};
@@ -15,27 +15,13 @@ use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, Stat
 /// Cycles a target may be missing from discovery before it is forgotten.
 pub const DEFAULT_FORGET_AFTER_CYCLES: u32 = 3;
 
-/// One target's result in a cycle, analysed (the tracker itself does no analysis, so that tests
-/// can hand it reports directly).
+/// One target's result in a cycle, already analysed: the tracker takes reports and never runs
+/// analysis (the cycle does, see `crate::cycle::report`), so tests hand it reports directly.
 #[derive(Debug, Clone)]
 pub struct ScanResult {
     pub target: TargetId,
     pub duration_seconds: f64,
     pub result: Result<TargetReport, TargetError>,
-}
-
-impl ScanResult {
-    /// Analyse a collected outcome.
-    pub fn from_outcome(outcome: &TargetOutcome, settings: &AnalysisSettings) -> Self {
-        ScanResult {
-            target: outcome.target.clone(),
-            duration_seconds: outcome.duration_seconds,
-            result: match &outcome.result {
-                Ok(facts) => Ok(analyze_target(facts, settings)),
-                Err(e) => Err(e.clone()),
-            },
-        }
-    }
 }
 
 /// What a cycle changed, for the counters and the log. Applied to counters only after the

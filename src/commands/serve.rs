@@ -1,0 +1,163 @@
+//! The `serve` command (the default): configuration, web configuration, the runtime, the
+//! listener, signals and the shutdown watchdog, then [`run_daemon`] until SIGTERM/SIGINT.
+//!
+//! Wiring only: scheduling and cycle application are [`crate::daemon`]'s, the cycle itself
+//! [`crate::cycle`]'s.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
+use tokio::net::TcpListener;
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+use crate::cycle::{self, ScanContext};
+use crate::daemon::{
+    CycleFuture, CycleSource, Daemon, DaemonOptions, SHUTDOWN_DEADLINE, run_daemon,
+};
+use crate::http::WebConfig;
+use crate::metrics::{ApiCallSample, ApiStatsSource};
+use crate::state::SystemClock;
+
+/// Run the exporter until SIGTERM/SIGINT: `Ok(0)` after a clean shutdown; `Err` (exit 2) on
+/// bad configuration or an unusable listen address.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let mut config = Config::load(args.config_file.as_deref())
+        .map_err(|e| anyhow!("invalid configuration: {e}"))?;
+    let shard = super::settle_shard(&mut config, &args.shard)?;
+    tracing::info!(shard = %shard, "this replica's shard");
+    let web = match &args.web_config_file {
+        None => WebConfig::none(),
+        Some(p) => WebConfig::load(p).map_err(|e| anyhow!("invalid web configuration: {e}"))?,
+    };
+    if !args.telemetry_path.starts_with('/') {
+        return Err(anyhow!("--web.telemetry-path must start with '/'"));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    runtime.block_on(serve(args, config, web))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs, config: Config, web: WebConfig) -> anyhow::Result<()> {
+    // Go exporters accept ":9847" for every interface; so do we.
+    let addr = if args.listen_address.starts_with(':') {
+        format!("0.0.0.0{}", args.listen_address)
+    } else {
+        args.listen_address.clone()
+    };
+    let listener = TcpListener::bind(addr.as_str())
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let ctx = Arc::new(ScanContext::new(config.clone()).await);
+    let stats = ctx.stats().clone();
+    let api_stats: ApiStatsSource = Arc::new(move || api_samples(&stats.snapshot()));
+    let options = DaemonOptions {
+        interval: config.scan.interval,
+        jitter: config.scan.jitter,
+        state_path: config.state.path.clone(),
+        exceptions: config.exceptions.clone(),
+        required_tags: config.tags.required.clone(),
+        telemetry_path: args.telemetry_path.clone(),
+    };
+    tracing::info!(
+        version = crate::VERSION,
+        revision = crate::REVISION,
+        interval = %humantime::format_duration(options.interval),
+        state = %options.state_path.display(),
+        "starting ecr-exposure-exporter"
+    );
+    let daemon = Daemon {
+        options,
+        cycle: Arc::new(LiveCycle { ctx }),
+        api_stats: Some(api_stats),
+        clock: Arc::new(SystemClock),
+        web: Arc::new(web),
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(());
+        // Watchdog: whatever hangs, the process is gone within the deadline.
+        tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        tracing::error!(
+            deadline_seconds = SHUTDOWN_DEADLINE.as_secs(),
+            "shutdown did not finish before the deadline; exiting"
+        );
+        std::process::exit(1);
+    });
+    run_daemon(daemon, listener, async move {
+        let _ = rx.await;
+    })
+    .await;
+    Ok(())
+}
+
+/// The real cycles: one [`ScanContext`] for the life of the process (it holds the
+/// credentials cache and the call counters).
+struct LiveCycle {
+    ctx: Arc<ScanContext>,
+}
+
+impl CycleSource for LiveCycle {
+    fn run_cycle(&self) -> CycleFuture {
+        let ctx = self.ctx.clone();
+        Box::pin(async move { cycle::run_reported(&ctx).await.outcomes })
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The collection layer's counters, in the collector's shape.
+fn api_samples(snap: &crate::aws::ApiStatsSnapshot) -> Vec<ApiCallSample> {
+    let mut out: Vec<ApiCallSample> = snap
+        .calls
+        .iter()
+        .map(|c| ApiCallSample {
+            service: c.service.to_string(),
+            operation: c.operation.to_string(),
+            requests: c.count,
+            errors: Vec::new(),
+        })
+        .collect();
+    for e in &snap.errors {
+        let code = (e.error_code.as_label().to_string(), e.count);
+        match out
+            .iter_mut()
+            .find(|s| s.service == e.service && s.operation == e.operation)
+        {
+            Some(s) => s.errors.push(code),
+            None => out.push(ApiCallSample {
+                service: e.service.to_string(),
+                operation: e.operation.to_string(),
+                requests: 0,
+                errors: vec![code],
+            }),
+        }
+    }
+    out
+}
