@@ -8,13 +8,13 @@ mod common;
 use std::process::Command;
 
 use common::{python, repo_path, run, run_ok, tool};
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn manifest(name: &str) -> Value {
     let path = repo_path("deploy/kubernetes").join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{name} is not YAML: {e}"))
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name} is not YAML: {e}"))
 }
 
 fn labels_match(selector: &Value, labels: &Value) -> bool {
@@ -35,14 +35,14 @@ fn prometheusrule_is_generated_from_the_rules_file() {
     // Same groups, compared as data, and the spec passes promtool.
     let rule = manifest("prometheusrule.yaml");
     assert_eq!(rule["kind"], "PrometheusRule");
-    let source: Value = serde_yaml::from_str(
+    let source: Value = serde_norway::from_str(
         &std::fs::read_to_string(repo_path("alerts/ecr-exposure.rules.yml")).unwrap(),
     )
     .unwrap();
     assert_eq!(rule["spec"]["groups"], source["groups"]);
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.rules.yml");
-    std::fs::write(&spec, serde_yaml::to_string(&rule["spec"]).unwrap()).unwrap();
+    std::fs::write(&spec, serde_norway::to_string(&rule["spec"]).unwrap()).unwrap();
     run_ok(
         Command::new(tool("promtool"))
             .args(["check", "rules", "--lint=all", "--lint-fatal"])

@@ -9,6 +9,7 @@
 //! Owns parsing and validation only: no AWS calls, no I/O besides reading the file.
 
 pub mod raw;
+mod yaml;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -16,12 +17,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml, Yaml};
+use figment::providers::{Env, Format, Toml};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::analysis::{AnalysisSettings, FindingKey, FindingKind};
 use raw::{RawConfig, RawId, RawRegions};
+use yaml::Yaml;
 
 /// Session name of every assumed role, so that CloudTrail shows who read the policies.
 pub const SESSION_NAME: &str = "ecr-exposure-exporter";

@@ -93,7 +93,7 @@ fn load(path: &Path) -> Result<(WebSettings, Vec<PathBuf>), WebConfigError> {
     let raw: RawWebConfig = if text.trim().is_empty() {
         RawWebConfig::default()
     } else {
-        serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        serde_norway::from_str(&text).map_err(|e| invalid(e.to_string()))?
     };
     for (user, hash) in &raw.basic_auth_users {
         if hash.parse::<bcrypt::HashParts>().is_err() {
