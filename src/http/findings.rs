@@ -28,10 +28,14 @@ impl FindingsFilter {
     /// return everything).
     pub fn parse(query: Option<&str>) -> Result<Self, String> {
         let mut f = FindingsFilter::default();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v).ok_or_else(|| format!("{k}: bad percent-encoding"))?;
-            match k {
+        let query = query.unwrap_or("");
+        check_escapes(query)?;
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if k.contains(char::REPLACEMENT_CHARACTER) || v.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(format!("{k}: bad percent-encoding (not UTF-8)"));
+            }
+            let v = v.into_owned();
+            match k.as_ref() {
                 "account_id" => f.account_id = Some(v),
                 "region" => f.region = Some(v),
                 "scope" => {
@@ -92,28 +96,23 @@ fn finding_scope(f: &OpenFinding) -> Option<Scope> {
     }
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
+/// `form_urlencoded` passes a malformed escape such as `%zz` through as text; refuse it instead,
+/// so that a mangled filter is an error rather than a filter that silently matches nothing.
+fn check_escapes(query: &str) -> Result<(), String> {
+    for pair in query.split('&') {
+        let bytes = pair.as_bytes();
+        let bad = bytes.iter().enumerate().any(|(i, &b)| {
+            b == b'%'
+                && !bytes
+                    .get(i + 1..i + 3)
+                    .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+        });
+        if bad {
+            let key = pair.split('=').next().unwrap_or(pair);
+            return Err(format!("{key}: bad percent-encoding"));
         }
     }
-    String::from_utf8(out).ok()
+    Ok(())
 }
 
 #[derive(Serialize)]
@@ -256,5 +255,31 @@ mod tests {
             FindingsFilter::parse(None).unwrap(),
             FindingsFilter::default()
         );
+    }
+
+    #[test]
+    fn query_decoding_follows_form_urlencoding() {
+        let region = |q: &str| FindingsFilter::parse(Some(q)).map(|f| f.region);
+        // Keys are decoded like values (`%5F` is `_`); `+` is a space; empty pairs are skipped.
+        assert_eq!(
+            FindingsFilter::parse(Some("account%5Fid=111111111111&&"))
+                .unwrap()
+                .account_id
+                .as_deref(),
+            Some("111111111111")
+        );
+        assert_eq!(region("region=a+b%2Bc"), Ok(Some("a b+c".to_string())));
+        assert_eq!(region("region=%C3%A9"), Ok(Some("\u{e9}".to_string())));
+        assert_eq!(region("region"), Ok(Some(String::new())));
+        // Malformed escapes and bytes that are not UTF-8 are errors naming the key.
+        for bad in ["region=eu%2", "region=%zz", "region=%"] {
+            assert_eq!(
+                region(bad),
+                Err("region: bad percent-encoding".into()),
+                "{bad}"
+            );
+        }
+        let err = region("region=%FF").unwrap_err();
+        assert!(err.starts_with("region: bad percent-encoding"), "{err}");
     }
 }
