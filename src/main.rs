@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand};
+use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand, LogFormat};
 use ecr_exposure_exporter::{check, config, logging, scan, serve};
 
 fn main() -> ExitCode {
@@ -12,7 +12,11 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => args.log.clone(),
         _ => cli.serve.log.clone(),
     };
-    logging::init(&log);
+    let format = match log.format {
+        LogFormat::Logfmt => logging::Format::Logfmt,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(&log.level, format);
     let code = match cli.command {
         None => serve::run(cli.serve),
         Some(Command::Serve(args)) => serve::run(args),
