@@ -224,7 +224,7 @@ fn token(
             }
         }
     }
-    while let Some(c) = chars.next_if(|&c| !c.is_whitespace() && !(key && c == '=')) {
+    while let Some(c) = chars.next_if(|&c| !(c.is_whitespace() || key && c == '=')) {
         out.push(c);
     }
     Ok(out)

@@ -18,9 +18,7 @@ const READY: Duration = Duration::from_secs(120);
 
 /// Whether a sample of this metric family carries a value that changes from run to run.
 fn volatile(name: &str) -> bool {
-    ["duration", "timestamp"]
-        .iter()
-        .any(|w| name.contains(w))
+    ["duration", "timestamp"].iter().any(|w| name.contains(w))
 }
 
 /// Masks volatile sample values and the build labels, and sorts the samples within each family
