@@ -7,6 +7,8 @@ test:
 lint:
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	# RustSec advisories; offline it falls back to a committed snapshot, loudly (deny/README.md).
+	bash scripts/lint-deps.sh
 
 fmt:
 	cargo fmt

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand};
+use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand, LogFormat};
 use ecr_exposure_exporter::{check, commands, logging};
 
 fn main() -> ExitCode {
@@ -13,7 +13,11 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => args.log.clone(),
         _ => cli.serve.log.clone(),
     };
-    logging::init(&log);
+    let format = match log.format {
+        LogFormat::Logfmt => logging::Format::Logfmt,
+        LogFormat::Json => logging::Format::Json,
+    };
+    logging::init(&log.level, format);
     match run(cli) {
         Ok(code) => code,
         Err(err) => {

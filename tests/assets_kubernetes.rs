@@ -15,7 +15,7 @@ use std::process::Command;
 
 use common::{python, repo_path, run, run_ok, tool, venv_tool};
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 
 const PROMETHEUSRULE: &str = "deploy/kubernetes/common/prometheusrule.yaml";
 const VARIANTS: [&str; 2] = ["deploy/kubernetes", "deploy/kubernetes/sharded"];
@@ -24,7 +24,7 @@ fn manifest(rel: &str) -> Value {
     let path = repo_path(rel);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}"))
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}"))
 }
 
 /// `kubectl kustomize <dir>`: the objects `kubectl apply -k <dir>` would create.
@@ -33,7 +33,7 @@ fn render_text(dir: &Path) -> String {
 }
 
 fn parse_objects(text: &str) -> Vec<Value> {
-    serde_yaml::Deserializer::from_str(text)
+    serde_norway::Deserializer::from_str(text)
         .map(|doc| Value::deserialize(doc).expect("rendered YAML"))
         .filter(|v| !v.is_null())
         .collect()
@@ -101,7 +101,7 @@ fn prometheusrule_is_generated_from_the_rules_file() {
     assert_eq!(rule["spec"]["groups"], source["groups"]);
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spec.rules.yml");
-    std::fs::write(&spec, serde_yaml::to_string(&rule["spec"]).unwrap()).unwrap();
+    std::fs::write(&spec, serde_norway::to_string(&rule["spec"]).unwrap()).unwrap();
     run_ok(
         Command::new(tool("promtool"))
             .args(["check", "rules", "--lint=all", "--lint-fatal"])
@@ -374,7 +374,7 @@ fn the_sharded_variant_runs_one_shard_per_pod() {
         .iter()
         .find(|m| m["name"] == claim["metadata"]["name"])
         .expect("the claim template is mounted");
-    let config: Value = serde_yaml::from_str(
+    let config: Value = serde_norway::from_str(
         object(&objects, "ConfigMap")["data"]["config.yaml"]
             .as_str()
             .unwrap(),

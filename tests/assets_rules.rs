@@ -68,8 +68,8 @@ fn a_wrong_expectation_fails() {
 /// and with a non-empty one (firing).
 #[test]
 fn every_alert_is_tested_firing_and_not_firing() {
-    let rules: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(repo_path(RULES)).unwrap()).unwrap();
+    let rules: serde_norway::Value =
+        serde_norway::from_str(&std::fs::read_to_string(repo_path(RULES)).unwrap()).unwrap();
     let mut alerts = BTreeSet::new();
     for group in rules["groups"].as_sequence().expect("groups") {
         for rule in group["rules"].as_sequence().expect("rules") {
@@ -102,8 +102,8 @@ fn every_alert_is_tested_firing_and_not_firing() {
     let mut firing = BTreeSet::new();
     let mut silent = BTreeSet::new();
     for suite in files_ending(&repo_path("alerts/tests"), ".test.yml") {
-        let doc: serde_yaml::Value =
-            serde_yaml::from_str(&std::fs::read_to_string(&suite).unwrap()).unwrap();
+        let doc: serde_norway::Value =
+            serde_norway::from_str(&std::fs::read_to_string(&suite).unwrap()).unwrap();
         for test in doc["tests"].as_sequence().into_iter().flatten() {
             for case in test["alert_rule_test"].as_sequence().into_iter().flatten() {
                 let name = case["alertname"].as_str().unwrap_or_default().to_string();

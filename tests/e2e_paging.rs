@@ -31,24 +31,24 @@ const REPO: &str = "payments-api";
 /// The example Alertmanager configuration with webhooks to `hook` and test timers.
 fn alertmanager_config(hook: &Webhook) -> String {
     let text = std::fs::read_to_string(repo_path("config/alertmanager.example.yml")).unwrap();
-    let mut config: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut config: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let route = &mut config["route"];
     route["group_wait"] = "0s".into();
     route["group_interval"] = "1s".into();
     route["repeat_interval"] = "1h".into();
     for receiver in config["receivers"].as_sequence_mut().unwrap() {
         let name = receiver["name"].as_str().unwrap().to_string();
-        let mut replaced = serde_yaml::Mapping::new();
+        let mut replaced = serde_norway::Mapping::new();
         replaced.insert("name".into(), name.clone().into());
-        let webhook: serde_yaml::Value = serde_yaml::from_str(&format!(
+        let webhook: serde_norway::Value = serde_norway::from_str(&format!(
             "[{{url: '{}', send_resolved: true}}]",
             hook.url(&format!("/{name}"))
         ))
         .unwrap();
         replaced.insert("webhook_configs".into(), webhook);
-        *receiver = serde_yaml::Value::Mapping(replaced);
+        *receiver = serde_norway::Value::Mapping(replaced);
     }
-    serde_yaml::to_string(&config).unwrap()
+    serde_norway::to_string(&config).unwrap()
 }
 
 /// Alerts named `alertname` with `status` in the deliveries to `path`.

@@ -2738,20 +2738,35 @@ fn case_table_is_well_formed() {
     assert!(malformed >= 25, "only {malformed} malformed cases");
 }
 
-/// `POLICY_SEEDS_DIR=fuzz/seeds cargo test --test policy_cases dump` writes every case's
-/// policy (below 64 KiB) there as a fuzzing seed.
+/// A tool, not a check: writes every case's policy (below 64 KiB) into `POLICY_SEEDS_DIR` as a
+/// fuzzing seed, one file per case named after it (`/` becomes `__`). Ignored by default so
+/// that the suite does not report a pass for it; run it with
+/// `POLICY_SEEDS_DIR=$PWD/fuzz/seeds cargo test --test policy_cases dump -- --ignored`
+/// (fuzz/README.md; the differential harness, scripts/policy-diff.sh, dumps the table this way).
+/// When run it checks what it wrote: one readable file per case, none overwritten by another.
 #[test]
+#[ignore = "writes fuzz seeds: set POLICY_SEEDS_DIR and pass --ignored"]
 fn dump_policies_as_fuzz_seeds_when_asked() {
-    let Some(dir) = std::env::var_os("POLICY_SEEDS_DIR") else {
-        return;
-    };
-    let dir = std::path::PathBuf::from(dir);
+    let dir = std::env::var_os("POLICY_SEEDS_DIR")
+        .map(std::path::PathBuf::from)
+        .expect("POLICY_SEEDS_DIR names the directory to write the seeds into");
     std::fs::create_dir_all(&dir).expect("create seed dir");
+    let mut written = std::collections::BTreeMap::new();
     for case in build() {
         if case.policy.len() > 64 * 1024 {
             continue;
         }
         let file = case.name.replace('/', "__");
-        std::fs::write(dir.join(file), &case.policy).expect("write seed");
+        std::fs::write(dir.join(&file), &case.policy).expect("write seed");
+        if let Some(other) = written.insert(file.clone(), case.name.clone()) {
+            panic!(
+                "cases {other:?} and {:?} both write seed {file:?}",
+                case.name
+            );
+        }
+        let back = std::fs::read(dir.join(&file)).expect("read seed back");
+        assert_eq!(back, case.policy.as_bytes(), "seed {file:?}");
     }
+    assert!(!written.is_empty(), "no case was written");
+    eprintln!("{} seeds written to {}", written.len(), dir.display());
 }

@@ -18,6 +18,7 @@ pub mod raw;
 #[cfg(test)]
 mod tests;
 mod validate;
+mod yaml;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -28,9 +29,10 @@ pub use crate::model::Exception;
 use crate::model::{AccountId, OrgId, Region};
 pub use describe::describe;
 use figment::Figment;
-use figment::providers::{Env, Format, Toml, Yaml};
+use figment::providers::{Env, Format, Toml};
 use raw::RawConfig;
 use validate::validate;
+use yaml::Yaml;
 
 /// Session name of every assumed role, so that CloudTrail shows who read the policies.
 pub const SESSION_NAME: &str = "ecr-exposure-exporter";

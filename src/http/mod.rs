@@ -60,19 +60,55 @@ fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     r
 }
 
-/// Whether the client accepts gzip (q=0 means no).
+/// Whether to answer with gzip, by the q-values of `Accept-Encoding` (RFC 9110 §12.5.3).
+///
+/// An explicit entry wins over `*` (`gzip;q=0, *` refuses gzip; `*;q=0` refuses every coding
+/// not listed). gzip is chosen when its weight is positive and not below identity's; identity
+/// not listed takes `*`'s weight, or none, so `gzip;q=0.5` alone still means gzip. Entries
+/// with an unreadable q-value are ignored.
 fn accepts_gzip(value: Option<&str>) -> bool {
-    value.is_some_and(|v| {
-        v.split(',').any(|part| {
-            let mut it = part.split(';');
-            let coding = it.next().unwrap_or("").trim();
-            let refused = it.any(|p| {
-                let p = p.trim();
-                p.starts_with("q=") && p[2..].parse::<f32>().is_ok_and(|q| q == 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
-        })
-    })
+    let Some(value) = value else { return false };
+    let (mut gzip, mut identity, mut any) = (None, None, None);
+    for part in value.split(',') {
+        let mut it = part.split(';');
+        let coding = it.next().unwrap_or("").trim();
+        let Some(q) = qvalue(it) else { continue };
+        let slot = if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            &mut gzip
+        } else if coding.eq_ignore_ascii_case("identity") {
+            &mut identity
+        } else if coding == "*" {
+            &mut any
+        } else {
+            continue;
+        };
+        slot.get_or_insert(q);
+    }
+    let gzip = gzip.or(any).unwrap_or(0);
+    gzip > 0 && identity.or(any).is_none_or(|identity| gzip >= identity)
+}
+
+/// The weight of one `Accept-Encoding` entry in thousandths (default 1000); `None` when the
+/// q parameter is not a qvalue (`0`..`1` with at most three decimals).
+fn qvalue<'a>(params: impl Iterator<Item = &'a str>) -> Option<u16> {
+    for p in params {
+        let Some((name, q)) = p.split_once('=') else {
+            continue;
+        };
+        if !name.trim().eq_ignore_ascii_case("q") {
+            continue;
+        }
+        let q = q.trim();
+        let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+        let digits_ok = frac.len() <= 3 && frac.bytes().all(|b| b.is_ascii_digit());
+        let thousandths = match int {
+            "0" if digits_ok => format!("{frac:0<3}").parse().ok()?,
+            "1" if digits_ok && frac.bytes().all(|b| b == b'0') => 1000,
+            _ => return None,
+        };
+        return Some(thousandths);
+    }
+    Some(1000)
 }
 
 fn gzip(body: &[u8]) -> Option<Vec<u8>> {
@@ -314,5 +350,43 @@ mod tests {
         assert!(!accepts_gzip(Some("gzip;q=0")));
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn gzip_q_values_follow_rfc_9110() {
+        for (header, want) in [
+            // An explicit refusal is not overridden by the wildcard, in either order.
+            ("gzip;q=0, *", false),
+            ("*, gzip;q=0", false),
+            ("gzip; q=0.000, *;q=1", false),
+            // The wildcard covers gzip when gzip is not listed...
+            ("*", true),
+            ("br, *;q=0.1", true),
+            // ...and `*;q=0` refuses everything not listed.
+            ("*;q=0", false),
+            ("*;q=0, gzip", true),
+            ("br;q=1, *;q=0", false),
+            // Identity is compared by weight; ties go to gzip.
+            ("gzip;q=0.5, identity", false),
+            ("gzip;q=0.5, identity;q=0.5", true),
+            ("gzip;q=0.5, identity;q=0.2", true),
+            ("identity;q=0, gzip;q=0.001", true),
+            ("gzip;q=0.5", true),
+            ("gzip;q=0.4, *;q=0.5", false),
+            // Case, spacing and the x-gzip alias.
+            ("GZIP;Q=0.8", true),
+            (" x-gzip ", true),
+            // Unreadable q-values drop the entry.
+            ("gzip;q=2", false),
+            ("gzip;q=0.0001", false),
+            ("gzip;q=abc, *", true),
+            ("gzip;q=-1", false),
+            ("", false),
+        ] {
+            assert_eq!(accepts_gzip(Some(header)), want, "{header:?}");
+        }
+        assert_eq!(qvalue(["q=0.25"].into_iter()), Some(250));
+        assert_eq!(qvalue(["level=1", "q=1.000"].into_iter()), Some(1000));
+        assert_eq!(qvalue([].into_iter()), Some(1000));
     }
 }

@@ -17,15 +17,15 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Problems with the web configuration (a bad file at start is a startup error).
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +93,7 @@ fn load(path: &Path) -> Result<(WebSettings, Vec<PathBuf>), WebConfigError> {
     let raw: RawWebConfig = if text.trim().is_empty() {
         RawWebConfig::default()
     } else {
-        serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?
+        serde_norway::from_str(&text).map_err(|e| invalid(e.to_string()))?
     };
     for (user, hash) in &raw.basic_auth_users {
         if hash.parse::<bcrypt::HashParts>().is_err() {
@@ -126,20 +126,19 @@ fn load(path: &Path) -> Result<(WebSettings, Vec<PathBuf>), WebConfigError> {
 }
 
 fn tls_config(cert: &Path, key: &Path) -> Result<ServerConfig, String> {
-    let open = |p: &Path| {
-        fs::File::open(p)
-            .map(BufReader::new)
-            .map_err(|e| format!("cannot read {}: {e}", p.display()))
-    };
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut open(cert)?)
+    // Read the files here so that a missing file says "cannot read", as the other file errors do.
+    let read = |p: &Path| fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     if certs.is_empty() {
         return Err(format!("{}: no PEM certificate found", cert.display()));
     }
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut open(key)?)
-        .map_err(|e| format!("{}: {e}", key.display()))?
-        .ok_or_else(|| format!("{}: no PEM private key found", key.display()))?;
+    let key: PrivateKeyDer<'static> =
+        PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| match e {
+            pem::Error::NoItemsFound => format!("{}: no PEM private key found", key.display()),
+            e => format!("{}: {e}", key.display()),
+        })?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -335,6 +334,37 @@ mod tests {
         assert!(err.contains("tls_server_config"), "{err}");
         fs::write(&path, "tls_config: {}\n").unwrap();
         assert!(WebConfig::load(&path).is_err());
+    }
+
+    #[test]
+    fn pem_files_load_and_their_problems_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let signed = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (cert, key) = (dir.path().join("a.crt"), dir.path().join("a.key"));
+        let key_pem = signed.signing_key.serialize_pem();
+        fs::write(&cert, signed.cert.pem()).unwrap();
+        // Text around the PEM sections (as in files written by openssl) is ignored.
+        fs::write(&key, format!("comment line\n{key_pem}")).unwrap();
+        let cfg = tls_config(&cert, &key).unwrap();
+        assert_eq!(
+            cfg.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+
+        // A certificate and its key in one file: each reader takes only its own section.
+        let both = dir.path().join("both.pem");
+        fs::write(&both, format!("{}{key_pem}", signed.cert.pem())).unwrap();
+        assert!(tls_config(&both, &both).is_ok());
+
+        let err = tls_config(&key, &key).unwrap_err();
+        assert!(err.contains("a.key: no PEM certificate found"), "{err}");
+        let err = tls_config(&cert, &cert).unwrap_err();
+        assert!(err.contains("a.crt: no PEM private key found"), "{err}");
+        let err = tls_config(&dir.path().join("missing.crt"), &key).unwrap_err();
+        assert!(err.starts_with("cannot read "), "{err}");
+        fs::write(&cert, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
+        let err = tls_config(&cert, &key).unwrap_err();
+        assert!(err.starts_with(&format!("{}: ", cert.display())), "{err}");
     }
 
     #[test]

@@ -282,7 +282,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 /// Parse YAML (CloudFormation dialect) into JSON, short-form intrinsics in long form.
 pub fn parse_yaml(text: &str) -> Result<Value, IacError> {
-    let yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+    let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| {
         let msg = e.to_string();
         if msg.contains("duplicate entry") {
             IacError::new("duplicate_key", msg)
@@ -293,8 +293,8 @@ pub fn parse_yaml(text: &str) -> Result<Value, IacError> {
     yaml_to_json(yaml)
 }
 
-fn yaml_to_json(v: serde_yaml::Value) -> Result<Value, IacError> {
-    use serde_yaml::Value as Y;
+fn yaml_to_json(v: serde_norway::Value) -> Result<Value, IacError> {
+    use serde_norway::Value as Y;
     Ok(match v {
         Y::Null => Value::Null,
         Y::Bool(b) => Value::Bool(b),
