@@ -127,12 +127,8 @@ pub enum FailOn {
     Never,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum InputType {
-    Policy,
-    TerraformPlan,
-    Cloudformation,
-}
+/// `--input-type`: the detector's own enum, so the flag and detection cannot drift apart.
+pub use crate::iac::InputType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ScopeArg {
@@ -167,8 +163,9 @@ pub struct CheckArgs {
     /// provider region is used when absent).
     #[arg(long)]
     pub region: Option<String>,
-    /// Configuration file for trust and tag settings.
-    #[arg(long)]
+    /// Configuration file for trust and tag settings (`--config.file` also works, the spelling
+    /// of `serve`).
+    #[arg(long, alias = "config.file")]
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
     pub format: CheckFormat,
@@ -177,4 +174,25 @@ pub struct CheckArgs {
     /// Files to check; `-` reads standard input.
     #[arg(required = true)]
     pub files: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_takes_the_config_file_as_config_file() {
+        let cli = Cli::try_parse_from(["x", "--config.file", "c.yaml"]).unwrap();
+        assert_eq!(cli.serve.config_file, Some(PathBuf::from("c.yaml")));
+        let cli = Cli::try_parse_from(["x", "scan", "--once", "--config.file", "c.yaml"]).unwrap();
+        let Some(Command::Scan(scan)) = cli.command else {
+            panic!("scan")
+        };
+        assert_eq!(scan.config, Some(PathBuf::from("c.yaml")));
+        let cli = Cli::try_parse_from(["x", "check", "--config.file", "c.yaml", "p.json"]).unwrap();
+        let Some(Command::Check(check)) = cli.command else {
+            panic!("check")
+        };
+        assert_eq!(check.config, Some(PathBuf::from("c.yaml")));
+    }
 }

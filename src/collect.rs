@@ -23,8 +23,8 @@ use crate::aws::{ApiCallStats, ApiErrorCode, Aws, CallError};
 use crate::config::Config;
 use crate::discovery::{self, Discovery, Target};
 use crate::facts::{
-    PolicyFetch, RegistryFacts, RepositoryFacts, TagsSource, TargetError, TargetFacts, TargetId,
-    TargetOutcome, UnknownReason,
+    PolicyFetch, RegistryFacts, RepositoryFacts, TagsSource, TargetError, TargetErrorCode,
+    TargetFacts, TargetId, TargetOutcome, UnknownReason,
 };
 
 /// Everything a cycle needs, built once and shared by `scan --once` and the daemon.
@@ -89,7 +89,7 @@ pub async fn run_cycle(ctx: &ScanContext) -> Cycle {
                 return failed_cycle(
                     config,
                     TargetError {
-                        code: "timeout".into(),
+                        code: TargetErrorCode::Timeout,
                         message: "discovery did not finish within scan.timeout".into(),
                     },
                     started,
@@ -140,7 +140,7 @@ async fn scan_one(
         {
             Ok(r) => r,
             Err(_) => Err(TargetError {
-                code: "timeout".into(),
+                code: TargetErrorCode::Timeout,
                 message: "target did not finish within scan.timeout".into(),
             }),
         };
@@ -165,7 +165,7 @@ fn failed_cycle(config: &Config, err: TargetError, started: Instant) -> Cycle {
             result: Err(err),
             duration_seconds: started.elapsed().as_secs_f64(),
         }],
-        settings: config.analysis_settings(),
+        settings: AnalysisSettings::from_config(config),
         organization_id: None,
         duration_seconds: started.elapsed().as_secs_f64(),
     }
@@ -176,11 +176,11 @@ fn listing_error(err: &CallError) -> TargetError {
     let code = match err.aws_code.as_deref() {
         Some(
             "UnrecognizedClientException" | "InvalidClientTokenId" | "RegionDisabledException",
-        ) => "region_unavailable",
+        ) => TargetErrorCode::RegionUnavailable,
         _ => discovery::code_for(err.class),
     };
     TargetError {
-        code: code.to_string(),
+        code,
         message: format!("ecr:DescribeRepositories: {}", err.message),
     }
 }

@@ -1,26 +1,15 @@
 //! The hand-off between collection and analysis: what was observed in one target.
 //!
 //! Plain data, no AWS types, so that analysis stays pure and testable without the SDK,
-//! and so that tests and benchmarks can build facts directly.
+//! and so that tests and benchmarks can build facts directly. Imports only [`crate::model`],
+//! whose identifiers it re-exports for the modules that build facts.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::policy::RegistryScope;
-
-/// One (account, region) pair: the unit of scanning, failure and staleness.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct TargetId {
-    pub account_id: String,
-    pub region: String,
-}
-
-impl std::fmt::Display for TargetId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", self.account_id, self.region)
-    }
-}
+use crate::model::RegistryScope;
+pub use crate::model::{TargetErrorCode, TargetId};
 
 /// Why a policy could not be read: bounded, used as the `reason` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -100,14 +89,10 @@ pub struct TargetFacts {
     pub registry: Option<RegistryFacts>,
 }
 
-/// Why a whole target could not be scanned: bounded `code`, human `message`.
-///
-/// Codes: `assume_role_failed`, `access_denied`, `throttled`, `timeout`, `region_unavailable`,
-/// `discovery_failed` (the whole discovery failed: target `*/*`), `error`. A failure that hides
-/// the account's regions is reported once with region `*`.
+/// Why a whole target could not be scanned: bounded `code` (a closed set), human `message`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetError {
-    pub code: String,
+    pub code: TargetErrorCode,
     pub message: String,
 }
 

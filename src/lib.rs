@@ -3,39 +3,53 @@
 //!
 //! # Layout
 //!
-//! Data flows one way; each step is a module of its own:
+//! Data flows one way, each step a module of its own:
 //!
 //! ```text
 //! config -> discovery -> collect -> analysis -> state -> snapshot -> http / metrics
 //! ```
 //!
-//! - [`cli`]: command-line flags, turned into each command's arguments.
+//! The list is in import order: a module imports only modules above it
+//! (`tests/import_graph.rs` checks the edges and that there is no cycle).
+//!
+//! - [`model`]: the ground floor: account, org and region ids, targets, scope, access,
+//!   finding kinds and keys, target error codes, exceptions. Imports nothing from the crate.
 //! - [`config`]: figment layering (defaults < file < `ECR_EXPOSURE_*` env), validated types.
-//! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials.
+//! - [`cli`]: command-line flags, turned into each command's arguments.
 //! - [`aws`]: the one place that makes AWS calls: clients, retries, timeouts, counting, caps.
-//! - [`collect`]: one target -> [`facts::TargetFacts`].
 //! - [`facts`]: the plain-data hand-off between collection and analysis.
-//! - [`analysis`]: pure: policy verdicts ([`analysis::policy`]), tags, findings.
-//! - [`state`]: finding lifecycle (first seen, resolved), exceptions, persistence.
+//! - [`analysis`]: pure: policy verdicts ([`analysis::policy`]), tags, reports, findings.
+//! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials;
+//!   [`discovery::shard`] picks the accounts of this replica.
+//! - [`events`]: EventBridge/CloudTrail messages -> which repository or registry to rescan.
+//! - [`collect`]: discovery, then one target -> [`facts::TargetFacts`] for each, in parallel.
 //! - [`snapshot`]: the immutable result of the last cycle per target.
+//! - [`state`]: finding lifecycle (first seen, resolved), exceptions, persistence.
+//! - [`report`]: the JSON records shared by `scan --once` and `/findings`.
 //! - [`metrics`]: prometheus-client collector over the snapshot, and the counters.
 //! - [`http`]: `/`, `/metrics`, `/findings`, `/-/healthy`, `/-/ready`; TLS and basic auth.
-//! - [`iac`]: Terraform plans and CloudFormation templates -> policies to check.
-//! - [`check`], [`scan`], [`serve`]: the commands; [`logging`]: logfmt or JSON on stderr.
+//! - [`serve`]: the daemon: wiring, scheduler, applying each cycle.
+//! - [`commands`]: `scan --once` and `config check` (wiring and rendering only).
+//! - [`iac`], [`check`]: Terraform plans and CloudFormation templates -> policies to check;
+//!   the offline `check` command (these two still import each other).
+//! - [`logging`]: logfmt or JSON on stderr.
 
 pub mod analysis;
 pub mod aws;
 pub mod check;
 pub mod cli;
 pub mod collect;
+pub mod commands;
 pub mod config;
 pub mod discovery;
+pub mod events;
 pub mod facts;
 pub mod http;
 pub mod iac;
 pub mod logging;
 pub mod metrics;
-pub mod scan;
+pub mod model;
+pub mod report;
 pub mod serve;
 pub mod snapshot;
 pub mod state;

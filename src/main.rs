@@ -1,10 +1,11 @@
-//! Thin entry point: parse flags, start logging, run the chosen command, map to an exit code.
+//! Thin entry point: parse flags, start logging, run the chosen command, and print its error,
+//! if any, the one way every command's errors are printed (see [`commands`]).
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use ecr_exposure_exporter::cli::{Cli, Command, ConfigCommand};
-use ecr_exposure_exporter::{check, config, logging, scan, serve};
+use ecr_exposure_exporter::{check, commands, logging, serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -13,14 +14,24 @@ fn main() -> ExitCode {
         _ => cli.serve.log.clone(),
     };
     logging::init(&log);
-    let code = match cli.command {
-        None => serve::run(cli.serve),
-        Some(Command::Serve(args)) => serve::run(args),
-        Some(Command::Scan(args)) => scan::run(&args),
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ecr-exposure-exporter: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Dispatch; `serve` still reports through its own `u8` exit code.
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        None => Ok(ExitCode::from(serve::run(cli.serve))),
+        Some(Command::Serve(args)) => Ok(ExitCode::from(serve::run(args))),
+        Some(Command::Scan(args)) => commands::scan::run(&args),
         Some(Command::Check(args)) => check::run(&args),
         Some(Command::Config(ConfigCommand::Check { file })) => {
-            config::check_command(file.as_deref())
+            commands::config_check::run(file.as_deref())
         }
-    };
-    ExitCode::from(code)
+    }
 }

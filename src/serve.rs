@@ -248,8 +248,8 @@ impl Scheduler {
                 .count();
             self.metrics.counters().exception_expired();
             tracing::warn!(
-                account_id = rule.account_id.as_deref().unwrap_or("*"),
-                region = rule.region.as_deref().unwrap_or("*"),
+                account_id = rule.account_id.as_ref().map_or("*", |a| a.as_str()),
+                region = rule.region.as_ref().map_or("*", |r| r.as_str()),
                 repository = %rule.repository,
                 finding = rule.finding.as_label(),
                 reason = %rule.reason,

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::analysis::{Finding, TargetReport};
 use crate::facts::{TargetError, TargetId};
-use crate::state::exceptions::Suppression;
+use crate::model::Suppression;
 
 /// Everything a scrape needs, as of the last completed cycle.
 #[derive(Debug, Clone, Default)]

@@ -97,6 +97,19 @@ fn alerts_route_by_severity_and_owner() {
             &["alertname=EcrExposureFindingOverdue", "severity=warning"],
             &["security-team"],
         ),
+        // A missing shard blinds the exporter to its accounts: it pages like ExporterDown; the
+        // event pipeline's alerts are warnings (full scans still run) for the security channel.
+        (
+            &["alertname=EcrExposureShardMissing", "severity=critical"],
+            &["security-pager"],
+        ),
+        (
+            &[
+                "alertname=EcrExposureEventsNotDelivered",
+                "severity=warning",
+            ],
+            &["security-team"],
+        ),
         // Missing owner tags: a ticket, never a page.
         (
             &[

@@ -1,6 +1,9 @@
 //! The IAM documents in `config/iam/` are valid policy JSON, read-only, and cover every AWS call
 //! the code makes: the calls are collected from the source (`send("service", "Operation", ..)`,
-//! the one place that counts AWS calls), so a new call without its permission fails here.
+//! the one place that counts AWS calls), so a new call without its permission fails here. The one
+//! exception to read-only is the optional event-queue statement (docs/events.md): exactly
+//! `sqs:ReceiveMessage`, `sqs:DeleteMessage` and `sqs:GetQueueAttributes` on one named queue,
+//! the queue that deploy/events/ creates.
 
 #[path = "assets/common.rs"]
 mod common;
@@ -9,6 +12,15 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{files_ending, repo_path};
+
+/// The Sid of the exporter policy's optional statement for the event queue.
+const QUEUE_SID: &str = "ConsumeEcrEventQueue";
+/// What the exporter does with the queue: long-poll, delete after the rescan, read its settings.
+const QUEUE_ACTIONS: [&str; 3] = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
 
 fn load(name: &str) -> serde_json::Value {
     let path = repo_path("config/iam").join(name);
@@ -122,11 +134,14 @@ fn exporter_and_member_policies_cover_every_call_in_the_code() {
     let missing: Vec<_> = called.difference(&exporter).collect();
     assert!(missing.is_empty(), "exporter-policy.json lacks {missing:?}");
 
-    // The member role does what one account's scan does: no organization listing, no role hops.
+    // The member role does what one account's scan does: no organization listing, no role hops,
+    // and no event queue (it lives in the exporter's own account, read with the exporter's role).
     let member = allowed_actions(&load("member-role-policy.json"));
     let per_account: BTreeSet<String> = called
         .iter()
-        .filter(|a| !a.starts_with("organizations:") && !a.starts_with("sts:"))
+        .filter(|a| {
+            !a.starts_with("organizations:") && !a.starts_with("sts:") && !a.starts_with("sqs:")
+        })
         .cloned()
         .collect();
     let missing: Vec<_> = per_account.difference(&member).collect();
@@ -139,7 +154,14 @@ fn exporter_and_member_policies_cover_every_call_in_the_code() {
 #[test]
 fn exporter_and_member_policies_are_read_only() {
     for name in ["exporter-policy.json", "member-role-policy.json"] {
-        for action in allowed_actions(&load(name)) {
+        let doc = load(name);
+        // The event-queue statement is held to its own, narrower test below.
+        let actions: BTreeSet<String> = statements(&doc)
+            .into_iter()
+            .filter(|s| s["Effect"] == "Allow" && s["Sid"] != QUEUE_SID)
+            .flat_map(|s| strings(&s["Action"]))
+            .collect();
+        for action in actions {
             let op = action.split_once(':').map_or("", |(_, op)| op);
             let read = ["Describe", "Get", "List", "BatchGet"]
                 .iter()
@@ -151,6 +173,80 @@ fn exporter_and_member_policies_are_read_only() {
             assert!(!op.contains('*'), "{name}: wildcard action {action}");
         }
     }
+}
+
+/// The queue statement is optional and separate (Sid `ConsumeEcrEventQueue`), grants exactly the
+/// three SQS actions the exporter needs on one queue named by its full ARN, and that queue is the
+/// one the shipped CloudFormation and Terraform create by default; no other statement, and
+/// nothing in the member role, grants any SQS action.
+#[test]
+fn the_event_queue_statement_is_exactly_three_sqs_actions_on_one_queue() {
+    let exporter = load("exporter-policy.json");
+    let queue_statements: Vec<&serde_json::Value> = statements(&exporter)
+        .into_iter()
+        .filter(|s| s["Sid"] == QUEUE_SID)
+        .collect();
+    assert_eq!(queue_statements.len(), 1, "one {QUEUE_SID} statement");
+    let st = queue_statements[0];
+    assert_eq!(st["Effect"], "Allow");
+    let mut actions = strings(&st["Action"]);
+    actions.sort();
+    let mut want: Vec<String> = QUEUE_ACTIONS.iter().map(|a| a.to_string()).collect();
+    want.sort();
+    assert_eq!(actions, want, "{QUEUE_SID} actions");
+    let resources = strings(&st["Resource"]);
+    assert_eq!(resources.len(), 1, "one queue: {resources:?}");
+    let arn = &resources[0];
+    let parts: Vec<&str> = arn.split(':').collect();
+    assert!(
+        parts.len() == 6 && parts[..3] == ["arn", "aws", "sqs"] && !arn.contains('*'),
+        "not one queue's ARN: {arn}"
+    );
+    let queue_name = parts[5];
+
+    for (name, doc) in [
+        ("exporter-policy.json", &exporter),
+        ("member-role-policy.json", &load("member-role-policy.json")),
+    ] {
+        for s in statements(doc) {
+            if s["Sid"] == QUEUE_SID && name == "exporter-policy.json" {
+                continue;
+            }
+            let sqs: Vec<String> = strings(&s["Action"])
+                .into_iter()
+                .filter(|a| a.starts_with("sqs:"))
+                .collect();
+            assert!(sqs.is_empty(), "{name} grants {sqs:?} outside {QUEUE_SID}");
+        }
+    }
+
+    // The queue the shipped event set-up creates by default has that name.
+    let cfn =
+        std::fs::read_to_string(repo_path("deploy/events/cloudformation/central.yaml")).unwrap();
+    let tf =
+        std::fs::read_to_string(repo_path("deploy/events/terraform/central/variables.tf")).unwrap();
+    let cfn_default = cfn
+        .split("  QueueName:\n")
+        .nth(1)
+        .and_then(|rest| {
+            rest.lines()
+                .find_map(|l| l.trim().strip_prefix("Default: "))
+        })
+        .expect("QueueName default in central.yaml");
+    assert_eq!(cfn_default, queue_name, "central.yaml QueueName default");
+    let tf_default = tf
+        .split("variable \"queue_name\"")
+        .nth(1)
+        .and_then(|rest| {
+            rest.lines()
+                .find_map(|l| l.trim().strip_prefix("default     = "))
+        })
+        .expect("queue_name default in variables.tf");
+    assert_eq!(
+        tf_default.trim_matches('"'),
+        queue_name,
+        "variables.tf queue_name default"
+    );
 }
 
 #[test]

@@ -220,7 +220,9 @@ fn terraform_unknown_policy_names_the_attribute() {
         msg.contains("module.app.aws_ecr_repository_policy.this[\"web\"].policy"),
         "{msg}"
     );
-    assert!(web["line"].as_u64().unwrap() > 1);
+    // The line of `"address": "module.app.aws_ecr_repository_policy.this[\"web\"]"` in
+    // planned_values (the first mention; resource_changes repeats it further down).
+    assert_eq!(web["line"], 84);
     assert_eq!(web["kind"], "repository_policy");
     assert_eq!(web["resource_type"], "aws_ecr_repository_policy");
 }

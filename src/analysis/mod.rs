@@ -3,6 +3,9 @@
 //! Turns what collection observed in one target ([`TargetFacts`]) into per-repository and
 //! per-registry reports (the JSON records of `scan --once` and `/findings`) and into the
 //! finding set that the state layer tracks over time.
+//!
+//! Reads the validated [`Config`] for its settings and [`crate::facts`] for its input; never
+//! imports a layer that runs after it (state, snapshot, http, the commands).
 
 pub mod policy;
 pub mod tags;
@@ -11,10 +14,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::facts::{
     PolicyFetch, RegistryFacts, RepositoryFacts, TagsSource, TargetFacts, TargetId, UnknownReason,
 };
-use policy::{Access, Grant, RegistryScope, Subject, Trust, Verdict};
+use policy::{Grant, Subject, Trust, Verdict};
+
+pub use crate::model::{Access, FindingKey, FindingKind, FindingSubject, RegistryScope, Scope};
 
 /// Trust zone and tag rules, as validated from the configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,6 +35,27 @@ pub struct AnalysisSettings {
 }
 
 impl AnalysisSettings {
+    /// The trust zone and tag rules from the configuration alone; discovery adds the
+    /// organization and its members (see `discovery::Discovery::analysis_settings`).
+    pub fn from_config(config: &Config) -> Self {
+        AnalysisSettings {
+            trusted_accounts: config
+                .trust
+                .accounts
+                .iter()
+                .map(|a| a.to_string())
+                .collect(),
+            trusted_orgs: config
+                .trust
+                .organizations
+                .iter()
+                .map(|o| o.to_string())
+                .collect(),
+            required_tags: config.tags.required.clone(),
+            iac_tags: config.tags.iac.clone(),
+        }
+    }
+
     /// The trust zone for resources owned by `account_id`.
     pub fn trust_for(&self, account_id: &str) -> Trust {
         Trust {
@@ -128,24 +155,6 @@ impl PolicyReport {
             Some(Scope::CrossAccount)
         } else {
             None
-        }
-    }
-}
-
-/// Who an exposure reaches (metric label `scope`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    Public,
-    CrossAccount,
-}
-
-impl Scope {
-    /// Stable label value.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Scope::Public => "public",
-            Scope::CrossAccount => "cross_account",
         }
     }
 }
@@ -254,56 +263,6 @@ fn analyze_registry(target: &TargetId, reg: &RegistryFacts, trust: &Trust) -> Re
     }
 }
 
-/// Kind of finding (metric label `finding`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    PublicExposure,
-    CrossAccountExposure,
-    RegistryExposure,
-    PolicyUnknown,
-    MissingTag,
-}
-
-impl FindingKind {
-    pub const ALL: [FindingKind; 5] = [
-        FindingKind::PublicExposure,
-        FindingKind::CrossAccountExposure,
-        FindingKind::RegistryExposure,
-        FindingKind::PolicyUnknown,
-        FindingKind::MissingTag,
-    ];
-
-    /// Stable label value.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            FindingKind::PublicExposure => "public_exposure",
-            FindingKind::CrossAccountExposure => "cross_account_exposure",
-            FindingKind::RegistryExposure => "registry_exposure",
-            FindingKind::PolicyUnknown => "policy_unknown",
-            FindingKind::MissingTag => "missing_tag",
-        }
-    }
-
-    /// Parse a label value back (config exceptions, `/findings?finding=`).
-    pub fn from_label(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_label() == s)
-    }
-}
-
-/// Identity of a finding across scans: what first-seen times are keyed by.
-///
-/// `repository` is empty for registry findings; `detail` is the tag key for missing-tag
-/// findings and empty otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct FindingKey {
-    pub account_id: String,
-    pub region: String,
-    pub repository: String,
-    pub kind: FindingKind,
-    pub detail: String,
-}
-
 /// One open finding as of a scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
@@ -370,5 +329,22 @@ impl TargetReport {
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_carry_trust_and_tags_from_the_config() {
+        let c = Config::from_yaml_str(
+            "trust:\n  accounts: [\"111122223333\"]\n  organizations: [o-abcdefghij]\ntags:\n  required: [owner, team]\n",
+        )
+        .unwrap();
+        let s = AnalysisSettings::from_config(&c);
+        assert!(s.trusted_accounts.contains("111122223333"));
+        assert!(s.trusted_orgs.contains("o-abcdefghij"));
+        assert_eq!(s.required_tags, vec!["owner", "team"]);
     }
 }

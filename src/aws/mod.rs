@@ -140,7 +140,7 @@ impl Aws {
             .retry_config(retry)
             .timeout_config(timeouts);
         if let Some(region) = &cfg.region {
-            loader = loader.region(Region::new(region.clone()));
+            loader = loader.region(Region::new(region.to_string()));
         }
         if let Some(url) = &cfg.endpoint_url {
             loader = loader.endpoint_url(url.clone());

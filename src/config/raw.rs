@@ -159,7 +159,8 @@ impl Default for RawTags {
 #[serde(deny_unknown_fields, default)]
 pub struct RawScan {
     pub interval: String,
-    pub jitter: String,
+    /// `None`: follows the interval (a tenth of it, at most 30s), see `validate::scan`.
+    pub jitter: Option<String>,
     pub timeout: String,
     pub target_concurrency: usize,
 }
@@ -168,7 +169,7 @@ impl Default for RawScan {
     fn default() -> Self {
         RawScan {
             interval: "15m".to_string(),
-            jitter: "30s".to_string(),
+            jitter: None,
             timeout: "10m".to_string(),
             target_concurrency: 8,
         }

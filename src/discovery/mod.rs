@@ -11,6 +11,8 @@
 //! An account whose role cannot be assumed, or whose regions cannot be listed, yields failed
 //! targets: it is reported, never silently dropped. Makes AWS calls only through [`Aws`].
 
+pub mod shard;
+
 use std::collections::BTreeSet;
 
 use aws_sdk_account::types::RegionOptStatus;
@@ -20,7 +22,8 @@ use futures::StreamExt;
 use crate::analysis::AnalysisSettings;
 use crate::aws::{AccountCredentials, ApiErrorCode, Aws, CallError};
 use crate::config::{AccountSelector, Config, DiscoveryMode, RegionSelection};
-use crate::facts::{TargetError, TargetId};
+use crate::facts::{TargetError, TargetErrorCode, TargetId};
+use crate::model::Region;
 
 /// Region of a failed target when the account's regions could not be learnt.
 pub const ALL_REGIONS: &str = "*";
@@ -51,7 +54,7 @@ impl Discovery {
     /// The configuration's trust and tag rules plus, with `trust.organization_accounts`,
     /// the discovered organization id and member accounts.
     pub fn analysis_settings(&self, config: &Config) -> AnalysisSettings {
-        let mut s = config.analysis_settings();
+        let mut s = AnalysisSettings::from_config(config);
         if config.trust.organization_accounts {
             if let Some(org) = &self.organization_id {
                 s.trusted_orgs.insert(org.clone());
@@ -63,20 +66,20 @@ impl Discovery {
     }
 }
 
-fn target_error(code: &str, context: &str, err: &CallError) -> TargetError {
+fn target_error(code: TargetErrorCode, context: &str, err: &CallError) -> TargetError {
     TargetError {
-        code: code.to_string(),
+        code,
         message: format!("{context}: {}", err.message),
     }
 }
 
 /// Code of a whole-target failure from a call's error class.
-pub fn code_for(class: ApiErrorCode) -> &'static str {
+pub fn code_for(class: ApiErrorCode) -> TargetErrorCode {
     match class {
-        ApiErrorCode::AccessDenied => "access_denied",
-        ApiErrorCode::Throttling => "throttled",
-        ApiErrorCode::Timeout => "timeout",
-        ApiErrorCode::NotFound | ApiErrorCode::Other => "error",
+        ApiErrorCode::AccessDenied => TargetErrorCode::AccessDenied,
+        ApiErrorCode::Throttling => TargetErrorCode::Throttled,
+        ApiErrorCode::Timeout => TargetErrorCode::Timeout,
+        ApiErrorCode::NotFound | ApiErrorCode::Other => TargetErrorCode::Error,
     }
 }
 
@@ -88,11 +91,17 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
     let who = aws
         .send("sts", "GetCallerIdentity", sts.get_caller_identity().send())
         .await
-        .map_err(|e| target_error("discovery_failed", "sts:GetCallerIdentity", &e))?;
+        .map_err(|e| {
+            target_error(
+                TargetErrorCode::DiscoveryFailed,
+                "sts:GetCallerIdentity",
+                &e,
+            )
+        })?;
     let caller = who.account().unwrap_or_default().to_string();
     if caller.is_empty() {
         return Err(TargetError {
-            code: "discovery_failed".into(),
+            code: TargetErrorCode::DiscoveryFailed,
             message: "sts:GetCallerIdentity returned no account".into(),
         });
     }
@@ -118,7 +127,7 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
                         external,
                     ),
                 };
-                accounts.push((s.id.clone(), creds));
+                accounts.push((s.id.to_string(), creds));
             }
         }
         DiscoveryMode::Organizations => {
@@ -131,7 +140,11 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
                 )
                 .await
                 .map_err(|e| {
-                    target_error("discovery_failed", "organizations:DescribeOrganization", &e)
+                    target_error(
+                        TargetErrorCode::DiscoveryFailed,
+                        "organizations:DescribeOrganization",
+                        &e,
+                    )
                 })?;
             organization_id = described
                 .organization()
@@ -148,7 +161,11 @@ pub async fn discover(aws: &Aws, config: &Config) -> Result<Discovery, TargetErr
                     )
                     .await
                     .map_err(|e| {
-                        target_error("discovery_failed", "organizations:ListAccounts", &e)
+                        target_error(
+                            TargetErrorCode::DiscoveryFailed,
+                            "organizations:ListAccounts",
+                            &e,
+                        )
                     })?;
                 for a in page.accounts() {
                     let Some(id) = a.id() else { continue };
@@ -238,7 +255,7 @@ fn configured_regions(config: &Config) -> Vec<String> {
         RegionSelection::List(list) => list
             .iter()
             .filter(|r| !config.exclude_regions.contains(*r))
-            .cloned()
+            .map(|r| r.to_string())
             .collect(),
     }
 }
@@ -267,7 +284,11 @@ async fn account_regions(
         tracing::warn!(account_id, role, error = %e.message, "cannot assume role");
         return Err((
             configured_regions(config),
-            target_error("assume_role_failed", &format!("sts:AssumeRole {role}"), &e),
+            target_error(
+                TargetErrorCode::AssumeRoleFailed,
+                &format!("sts:AssumeRole {role}"),
+                &e,
+            ),
         ));
     }
     let client = aws.account(creds);
@@ -303,29 +324,34 @@ async fn account_regions(
     let regions = match (listed, &config.regions) {
         (Ok(enabled), RegionSelection::All) => enabled,
         (Ok(enabled), RegionSelection::List(list)) => {
-            for r in list.iter().filter(|r| !enabled.contains(r)) {
+            let is_enabled = |r: &&Region| enabled.iter().any(|e| e == r.as_str());
+            for r in list.iter().filter(|r| !is_enabled(r)) {
                 tracing::info!(account_id, region = %r, "region not enabled in the account; not scanned");
             }
             list.iter()
-                .filter(|r| enabled.contains(r))
-                .cloned()
+                .filter(is_enabled)
+                .map(|r| r.to_string())
                 .collect()
         }
         (Err(e), RegionSelection::List(list)) => {
             // The listed regions are still scanned; a disabled one then fails on its own.
             tracing::warn!(account_id, error = %e.message, "account:ListRegions failed; scanning the configured regions");
-            list.clone()
+            list.iter().map(|r| r.to_string()).collect()
         }
         (Err(e), RegionSelection::All) => {
             return Err((
                 vec![ALL_REGIONS.to_string()],
-                target_error("region_unavailable", "account:ListRegions", &e),
+                target_error(
+                    TargetErrorCode::RegionUnavailable,
+                    "account:ListRegions",
+                    &e,
+                ),
             ));
         }
     };
     let mut regions: Vec<String> = regions
         .into_iter()
-        .filter(|r| !config.exclude_regions.contains(r))
+        .filter(|r| !config.exclude_regions.contains(r.as_str()))
         .collect();
     regions.sort();
     regions.dedup();
@@ -343,7 +369,7 @@ async fn expand(
     for s in selectors {
         match s {
             AccountSelector::Account(id) => {
-                out.insert(id.clone());
+                out.insert(id.to_string());
             }
             AccountSelector::OrganizationalUnit(ou) => ous.push(ou.clone()),
         }
@@ -352,7 +378,7 @@ async fn expand(
         return Ok(out);
     }
     let org = aws.organizations(ambient);
-    let fail = |op: &str, e: &CallError| target_error("discovery_failed", op, e);
+    let fail = |op: &str, e: &CallError| target_error(TargetErrorCode::DiscoveryFailed, op, e);
     while let Some(parent) = ous.pop() {
         let mut token: Option<String> = None;
         loop {

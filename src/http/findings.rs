@@ -2,16 +2,16 @@
 //! `account_id`, `region`, `scope` and `finding`.
 //!
 //! One object per line (`application/x-ndjson`): the repository or registry record exactly as
-//! `scan --once --format json` prints it ([`crate::scan::repository_record`]), plus `stale` and
-//! `findings` (each open finding with its first-seen time and suppression). Only records with at least one open finding are listed (suppressed
-//! ones included, marked). Records of a target whose last scan failed carry `"stale": true`.
+//! `scan --once --format json` prints it ([`crate::report::Record`]), plus `stale` and
+//! `findings` (each open finding with its first-seen time and suppression). Only records with
+//! at least one open finding are listed (suppressed ones included, marked). Records of a
+//! target whose last scan failed carry `"stale": true`. The record shapes live in
+//! [`crate::report`]; this module filters and groups.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use crate::analysis::{FindingKind, Scope};
+use crate::model::{FindingKind, FindingSubject, Scope};
+use crate::report::{FindingOut, FindingsBase, FindingsRecord, Record, RestoredRecord};
 use crate::snapshot::{OpenFinding, Snapshot, TargetSnapshot};
 
 /// Query filters; all given ones must match.
@@ -27,23 +27,23 @@ impl FindingsFilter {
     /// Parse a query string; unknown parameters and values are errors (a typo must not silently
     /// return everything).
     pub fn parse(query: Option<&str>) -> Result<Self, String> {
+        let query = query.unwrap_or("");
+        if let Some(k) = bad_escape(query) {
+            return Err(format!("{k}: bad percent-encoding"));
+        }
         let mut f = FindingsFilter::default();
-        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v).ok_or_else(|| format!("{k}: bad percent-encoding"))?;
-            match k {
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            if v.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(format!("{k}: bad percent-encoding"));
+            }
+            let v = v.into_owned();
+            match k.as_ref() {
                 "account_id" => f.account_id = Some(v),
                 "region" => f.region = Some(v),
                 "scope" => {
-                    f.scope = Some(match v.as_str() {
-                        "public" => Scope::Public,
-                        "cross_account" => Scope::CrossAccount,
-                        _ => {
-                            return Err(format!(
-                                "scope: expected public or cross_account, got {v:?}"
-                            ));
-                        }
-                    })
+                    f.scope = Some(Scope::from_label(&v).ok_or_else(|| {
+                        format!("scope: expected public or cross_account, got {v:?}")
+                    })?)
                 }
                 "finding" => {
                     f.finding = Some(FindingKind::from_label(&v).ok_or_else(|| {
@@ -74,82 +74,26 @@ impl FindingsFilter {
             .is_none_or(|k| findings.iter().any(|f| f.finding.key.kind == k));
         let scope_ok = self
             .scope
-            .is_none_or(|s| findings.iter().any(|f| finding_scope(f) == Some(s)));
+            .is_none_or(|s| findings.iter().any(|f| f.finding.key.scope() == Some(s)));
         kind_ok && scope_ok
     }
 }
 
-fn finding_scope(f: &OpenFinding) -> Option<Scope> {
-    match f.finding.key.kind {
-        FindingKind::PublicExposure => Some(Scope::Public),
-        FindingKind::CrossAccountExposure => Some(Scope::CrossAccount),
-        FindingKind::RegistryExposure => match f.finding.key.detail.as_str() {
-            "public" => Some(Scope::Public),
-            "cross_account" => Some(Scope::CrossAccount),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-#[derive(Serialize)]
-struct FindingOut<'a> {
-    finding: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tag_key: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'static str>,
-    first_seen: String,
-    suppressed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppression_expires: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    suppression_reason: Option<&'a str>,
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339).unwrap_or_default()
-}
-
-fn finding_out(f: &OpenFinding, now: OffsetDateTime) -> FindingOut<'_> {
-    let k = &f.finding.key;
-    let s = f.suppression.as_ref();
-    FindingOut {
-        finding: k.kind.as_label(),
-        tag_key: (k.kind == FindingKind::MissingTag).then_some(k.detail.as_str()),
-        access: f.finding.access.map(|a| a.as_label()),
-        reason: f.finding.reason.map(|r| r.as_label()),
-        first_seen: rfc3339(f.first_seen),
-        suppressed: f.suppressed_at(now).is_some(),
-        suppression_expires: s.map(|s| rfc3339(s.expires)),
-        suppression_reason: s.map(|s| s.reason.as_str()),
-    }
+/// The key of the first parameter with a `%` not followed by two hex digits: the decoder keeps
+/// such text as it is, where a filter should refuse it.
+fn bad_escape(query: &str) -> Option<&str> {
+    query
+        .split('&')
+        .find(|pair| {
+            let b = pair.as_bytes();
+            b.iter().enumerate().any(|(i, &c)| {
+                c == b'%'
+                    && !b
+                        .get(i + 1..i + 3)
+                        .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+            })
+        })
+        .map(|pair| pair.split_once('=').map_or(pair, |(k, _)| k))
 }
 
 /// Render the matching records as JSON lines.
@@ -160,73 +104,57 @@ pub fn render(snapshot: &Snapshot, filter: &FindingsFilter, now: OffsetDateTime)
         .values()
         .filter(|t| filter.matches_target(t))
     {
-        // Findings grouped by repository ("" = registry), in key order.
-        let mut groups: Vec<(&str, Vec<&OpenFinding>)> = Vec::new();
+        // Findings grouped by subject (the registry sorts first: its repository is ""), in key
+        // order.
+        let mut groups: Vec<(FindingSubject<'_>, Vec<&OpenFinding>)> = Vec::new();
         for f in t.findings.iter() {
-            let repo = f.finding.key.repository.as_str();
+            let subject = f.finding.key.subject();
             match groups.last_mut() {
-                Some((r, v)) if *r == repo => v.push(f),
-                _ => groups.push((repo, vec![f])),
+                Some((s, v)) if *s == subject => v.push(f),
+                _ => groups.push((subject, vec![f])),
             }
         }
-        for (repo, findings) in groups {
+        for (subject, findings) in groups {
             if !filter.matches_findings(&findings) {
                 continue;
             }
-            // The same object as `scan --once` prints, plus lifecycle fields.
-            let base = t.report.as_ref().and_then(|r| {
-                if repo.is_empty() {
-                    r.registry.as_ref().map(crate::scan::registry_record)
-                } else {
-                    r.repositories
-                        .iter()
-                        .find(|x| x.repository == repo)
-                        .map(crate::scan::repository_record)
-                }
-            });
-            let mut record = match base {
-                Some(Value::Object(map)) => map,
-                // Restored from the state file, not scanned yet in this process.
-                _ => {
-                    let mut m = Map::new();
-                    let kind = if repo.is_empty() {
-                        "registry"
-                    } else {
-                        "repository"
-                    };
-                    m.insert("kind".into(), Value::from(kind));
-                    m.insert(
-                        "account_id".into(),
-                        Value::from(t.target.account_id.clone()),
-                    );
-                    m.insert("region".into(), Value::from(t.target.region.clone()));
-                    if !repo.is_empty() {
-                        m.insert("repository".into(), Value::from(repo));
-                    }
-                    m
-                }
+            let record = FindingsRecord {
+                base: base_record(t, subject),
+                stale: t.is_stale() || t.report.is_none(),
+                findings: findings.iter().map(|f| FindingOut::new(f, now)).collect(),
             };
-            record.insert(
-                "stale".into(),
-                Value::from(t.is_stale() || t.report.is_none()),
-            );
-            record.insert(
-                "findings".into(),
-                serde_json::to_value(
-                    findings
-                        .iter()
-                        .map(|f| finding_out(f, now))
-                        .collect::<Vec<_>>(),
-                )
-                .unwrap_or(Value::Null),
-            );
-            if let Ok(line) = serde_json::to_string(&Value::Object(record)) {
-                out.push_str(&line);
-                out.push('\n');
-            }
+            out.push_str(&record.to_line());
+            out.push('\n');
         }
     }
     out
+}
+
+/// The same object as `scan --once` prints, or only the identity when the target is known
+/// from the state file alone.
+fn base_record<'a>(t: &'a TargetSnapshot, subject: FindingSubject<'a>) -> FindingsBase<'a> {
+    let scanned = t.report.as_deref().and_then(|r| match subject {
+        FindingSubject::Registry => r.registry.as_ref().map(Record::Registry),
+        FindingSubject::Repository(name) => r
+            .repositories
+            .iter()
+            .find(|x| x.repository == name)
+            .map(Record::Repository),
+    });
+    match scanned {
+        Some(record) => FindingsBase::Scanned(record),
+        None => {
+            let (account_id, region) = (t.target.account_id.as_str(), t.target.region.as_str());
+            FindingsBase::Restored(match subject {
+                FindingSubject::Registry => RestoredRecord::Registry { account_id, region },
+                FindingSubject::Repository(repository) => RestoredRecord::Repository {
+                    account_id,
+                    region,
+                    repository,
+                },
+            })
+        }
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +184,19 @@ mod tests {
             FindingsFilter::parse(None).unwrap(),
             FindingsFilter::default()
         );
+        assert_eq!(
+            FindingsFilter::parse(Some("region=eu+west-1"))
+                .unwrap()
+                .region
+                .as_deref(),
+            Some("eu west-1")
+        );
+        for bad in ["region=%zz", "region=%4", "region=%C3%28"] {
+            assert_eq!(
+                FindingsFilter::parse(Some(bad)),
+                Err("region: bad percent-encoding".to_string()),
+                "{bad}"
+            );
+        }
     }
 }

@@ -3,11 +3,12 @@
 //! Owns reading Terraform plan JSON (`terraform show -json plan.out`) and CloudFormation
 //! templates (JSON or YAML, with short- and long-form intrinsics) into a flat list of
 //! [`IacResource`]s, each with its policy text (or why it cannot be known before deploy),
-//! its tags and where it is written. It also renders findings as SARIF 2.1.0 ([`sarif`]).
+//! its tags and where it is written.
 //!
-//! It does NOT judge policies: the `check` command hands each policy text to the same
-//! engine the daemon uses (`analysis::policy::analyze`), so a template gets the verdict its
-//! deployed repository would get. Pure code: no I/O, no clock; the caller reads the files.
+//! It does NOT judge policies, check tags or render anything: the `check` command
+//! ([`crate::check`]) does that with the engine the daemon uses, so a template gets the
+//! verdict its deployed repository would get. Nothing here imports `check`. Pure code: no
+//! I/O, no clock; the caller reads the files.
 //!
 //! What cannot be resolved statically is never guessed: a Terraform value that is unknown
 //! until apply, or a CloudFormation intrinsic that depends on a parameter, a resource
@@ -15,10 +16,7 @@
 //! the element and the reason. Unknown is a finding of its own, never "safe".
 
 pub mod cloudformation;
-pub mod gate;
 pub mod intrinsics;
-pub mod report;
-pub mod sarif;
 pub mod terraform;
 
 use std::collections::BTreeMap;
@@ -28,11 +26,13 @@ use serde::{Deserialize, Serialize};
 /// Largest IaC file accepted: plans of big estates run to megabytes, but not to this.
 pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
 
-/// What a file is, decided from its content (or forced with `--input-type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What a file is, decided from its content (or forced with `--input-type`, which is why
+/// it is a command-line value too: one enum for the flag and the detector). `Policy` is a
+/// bare policy document (repository or registry policy JSON). Variants carry no doc
+/// comments on purpose: clap would print them in `--help`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum InputType {
-    /// A bare policy document (repository or registry policy JSON).
     Policy,
     TerraformPlan,
     Cloudformation,

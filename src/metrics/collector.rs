@@ -11,7 +11,7 @@ use prometheus_client::encoding::{
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 
-use crate::analysis::{FindingKind, Scope};
+use crate::model::{FindingKind, FindingSubject, Scope};
 use crate::snapshot::{OpenFinding, Snapshot, SnapshotCell, TargetSnapshot};
 use crate::state::{Clock, Exceptions};
 
@@ -78,11 +78,7 @@ fn counter_family<L: EncodeLabelSet>(
 
 /// Tag key label: meaningful for missing-tag findings only.
 fn tag_key(f: &OpenFinding) -> &str {
-    if f.finding.key.kind == FindingKind::MissingTag {
-        &f.finding.key.detail
-    } else {
-        ""
-    }
+    f.finding.key.tag_key().unwrap_or("")
 }
 
 fn finding_labels(f: &OpenFinding) -> [(&'static str, &str); 5] {
@@ -121,11 +117,7 @@ impl Collector for SnapshotCollector {
                 .chain(kind(FindingKind::CrossAccountExposure))
                 .map(|f| {
                     let k = &f.finding.key;
-                    let scope = if k.kind == FindingKind::PublicExposure {
-                        Scope::Public
-                    } else {
-                        Scope::CrossAccount
-                    };
+                    let scope = k.scope().unwrap_or(Scope::CrossAccount);
                     let access = f.finding.access.map_or("none", |a| a.as_label());
                     (
                         [
@@ -152,7 +144,7 @@ impl Collector for SnapshotCollector {
                     [
                         ("account_id", k.account_id.as_str()),
                         ("region", k.region.as_str()),
-                        ("scope", k.detail.as_str()),
+                        ("scope", k.scope().map_or("", Scope::as_label)),
                         ("access", access),
                     ],
                     1i64,
@@ -166,7 +158,7 @@ impl Collector for SnapshotCollector {
                 "1 while the repository policy could not be read or parsed (unknown, never safe), {STALE_NOTE}"
             ),
             kind(FindingKind::PolicyUnknown)
-                .filter(|f| !f.finding.key.repository.is_empty())
+                .filter(|f| matches!(f.finding.key.subject(), FindingSubject::Repository(_)))
                 .map(|f| {
                     let k = &f.finding.key;
                     (
@@ -187,7 +179,7 @@ impl Collector for SnapshotCollector {
                 "1 while the registry policy could not be read or parsed (unknown, never safe), {STALE_NOTE}"
             ),
             kind(FindingKind::PolicyUnknown)
-                .filter(|f| f.finding.key.repository.is_empty())
+                .filter(|f| f.finding.key.subject() == FindingSubject::Registry)
                 .map(|f| {
                     let k = &f.finding.key;
                     (
@@ -211,7 +203,7 @@ impl Collector for SnapshotCollector {
                         ("account_id", k.account_id.as_str()),
                         ("region", k.region.as_str()),
                         ("repository", k.repository.as_str()),
-                        ("tag_key", k.detail.as_str()),
+                        ("tag_key", tag_key(f)),
                     ],
                     1i64,
                 )
@@ -287,7 +279,7 @@ impl Collector for SnapshotCollector {
                     FindingKind::PublicExposure => public += 1,
                     FindingKind::CrossAccountExposure => cross += 1,
                     FindingKind::MissingTag => {
-                        *missing.entry(f.finding.key.detail.as_str()).or_default() += 1;
+                        *missing.entry(tag_key(f)).or_default() += 1;
                     }
                     _ => {}
                 }

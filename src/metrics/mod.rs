@@ -15,7 +15,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::facts::TargetId;
+use crate::model::{FindingKind, TargetId};
 use crate::state::CycleChanges;
 
 pub use collector::{ApiCallSample, ApiStatsSource, SnapshotCollector};
@@ -133,7 +133,7 @@ impl Counters {
             self.exceptions_expired.clone(),
         );
         // Every finding kind exists from the start, so increase() and rate() see a 0 first.
-        for kind in crate::analysis::FindingKind::ALL {
+        for kind in FindingKind::ALL {
             let l = FindingLabel {
                 finding: kind.as_label(),
             };

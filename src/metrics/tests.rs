@@ -84,7 +84,7 @@ fn fixture(exceptions: Vec<ExceptionRule>) -> Fixture {
                 target: target("222222222222"),
                 duration_seconds: 0.25,
                 result: Err(TargetError {
-                    code: "access_denied".into(),
+                    code: crate::facts::TargetErrorCode::AccessDenied,
                     message: "no".into(),
                 }),
             },
@@ -214,4 +214,73 @@ fn negotiation() {
         Format::Text
     );
     assert_eq!(Format::negotiate(Some("text/plain")), Format::Text);
+}
+
+fn registry(account: &str, policy: PolicyReport) -> TargetReport {
+    TargetReport {
+        target: target(account),
+        repositories: vec![],
+        registry: Some(crate::analysis::RegistryReport {
+            account_id: account.into(),
+            region: "eu-west-1".into(),
+            scope: crate::model::RegistryScope::V2,
+            scope_known: true,
+            policy,
+        }),
+    }
+}
+
+#[test]
+fn registry_findings_have_scope_and_reason_labels() {
+    let clock = Arc::new(ManualClock::at_unix(T0));
+    let exceptions = Arc::new(Exceptions::new(vec![]));
+    let mut tracker = Tracker::new(exceptions.clone());
+    let exposed = PolicyReport {
+        policy_state: PolicyState::Ok,
+        public: Some(false),
+        cross_account: Some(true),
+        access: Some(Access::Read),
+        network_restricted: Some(false),
+        grants: vec![],
+        error: None,
+        unknown_reason: None,
+    };
+    let unknown = PolicyReport {
+        policy_state: PolicyState::Unknown,
+        public: None,
+        cross_account: None,
+        access: None,
+        network_restricted: None,
+        grants: vec![],
+        error: None,
+        unknown_reason: Some(crate::facts::UnknownReason::Throttled),
+    };
+    let results = [("111111111111", exposed), ("222222222222", unknown)]
+        .into_iter()
+        .map(|(account, policy)| ScanResult {
+            target: target(account),
+            duration_seconds: 1.0,
+            result: Ok(registry(account, policy)),
+        })
+        .collect();
+    tracker.apply_cycle(results, clock.now(), 1.0);
+    let metrics = Metrics::new(SnapshotCollector {
+        cell: Arc::new(SnapshotCell::new(tracker.snapshot())),
+        clock,
+        exceptions,
+        required_tags: vec![],
+        api_stats: None,
+    });
+    let text = metrics.render(Format::Text);
+    let l = lines(&text);
+    for want in [
+        r#"ecr_exposure_registry_exposed{account_id="111111111111",region="eu-west-1",scope="cross_account",access="read"} 1"#,
+        r#"ecr_exposure_registry_policy_unknown{account_id="222222222222",region="eu-west-1",reason="throttled"} 1"#,
+    ] {
+        assert!(l.contains(&want), "missing {want}\n{text}");
+    }
+    assert!(
+        !text.contains("ecr_exposure_repository_policy_unknown{"),
+        "a registry finding is not a repository's: {text}"
+    );
 }

@@ -7,25 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use time::OffsetDateTime;
 
-use crate::analysis::FindingKey;
+use crate::model::FindingKey;
 
-/// One accepted finding, as validated from the configuration: the state layer uses the
-/// configuration's own type, so matching has one definition.
-pub use crate::config::{Exception as ExceptionRule, glob_match};
-
-/// Suppression of one finding: the latest expiry among the rules that cover it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Suppression {
-    pub expires: OffsetDateTime,
-    pub reason: String,
-}
-
-impl Suppression {
-    /// Still in force at `now`?
-    pub fn active_at(&self, now: OffsetDateTime) -> bool {
-        now < self.expires
-    }
-}
+/// One accepted finding, as validated from the configuration: the model's own type, so
+/// matching has one definition.
+pub use crate::model::{Exception as ExceptionRule, Suppression, glob_match};
 
 /// The configured exceptions plus which expiries were already logged.
 #[derive(Debug, Default)]
@@ -107,7 +93,7 @@ mod tests {
     fn rule(repo: &str, kind: FindingKind, expires: i64) -> ExceptionRule {
         ExceptionRule {
             account_id: None,
-            region: Some("eu-west-1".into()),
+            region: Some("eu-west-1".parse().unwrap()),
             repository: repo.into(),
             finding: kind,
             reason: "accepted".into(),
@@ -149,7 +135,7 @@ mod tests {
         other_region.region = "us-east-1".into();
         assert!(!r.covers(&other_region));
         let mut acc = r.clone();
-        acc.account_id = Some("222222222222".into());
+        acc.account_id = Some("222222222222".parse().unwrap());
         assert!(!acc.covers(&key("public/base", FindingKind::PublicExposure)));
     }
 

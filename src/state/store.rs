@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::analysis::FindingKey;
-use crate::analysis::policy::Access;
-use crate::facts::{TargetId, UnknownReason};
+use crate::facts::UnknownReason;
+use crate::model::{Access, FindingKey, TargetId};
 
 /// Current layout version; bump on incompatible changes (an unknown version is treated as corrupt).
 pub const STATE_VERSION: u32 = 1;

@@ -38,51 +38,8 @@ use serde::{Deserialize, Serialize};
 
 pub use parse::{MAX_POLICY_BYTES, Policy as ParsedPolicy};
 
-/// Highest level of repository access reachable from outside the trust zone.
-///
-/// Ordered so that `max` gives the worst level; `None` iff nothing is exposed.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    #[default]
-    None,
-    Read,
-    Write,
-    Admin,
-}
-
-impl Access {
-    /// Stable label value for metrics and JSON.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            Access::None => "none",
-            Access::Read => "read",
-            Access::Write => "write",
-            Access::Admin => "admin",
-        }
-    }
-}
-
-/// Registry permission scope: decides which actions a registry policy governs (spec §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistryScope {
-    V1,
-    #[default]
-    V2,
-}
-
-impl RegistryScope {
-    /// Stable label value for metrics and JSON.
-    pub fn as_label(self) -> &'static str {
-        match self {
-            RegistryScope::V1 => "v1",
-            RegistryScope::V2 => "v2",
-        }
-    }
-}
+// The exposure words are domain vocabulary, shared with state, metrics and the records.
+pub use crate::model::{Access, RegistryScope};
 
 /// Who is inside the trust zone. The owner account is always trusted.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -79,7 +79,7 @@ fn failed() -> ScanResult {
         target: target(),
         duration_seconds: 0.1,
         result: Err(TargetError {
-            code: "throttled".into(),
+            code: crate::facts::TargetErrorCode::Throttled,
             message: "slow down".into(),
         }),
     }
@@ -254,7 +254,7 @@ fn first_seen_is_whole_seconds_so_restarts_export_the_same_value() {
 fn exception_suppresses_until_expiry() {
     let clock = ManualClock::at_unix(T0);
     let rule = ExceptionRule {
-        account_id: Some(ACC.into()),
+        account_id: Some(ACC.parse().unwrap()),
         region: None,
         repository: "pub*".into(),
         finding: FindingKind::PublicExposure,
@@ -342,7 +342,7 @@ fn failed_discovery_ages_nothing_and_empty_absent_targets_go_at_once() {
             target: pseudo.clone(),
             duration_seconds: 0.1,
             result: Err(TargetError {
-                code: "access_denied".into(),
+                code: crate::facts::TargetErrorCode::AccessDenied,
                 message: "organizations".into(),
             }),
         }],

@@ -5,8 +5,15 @@
 //! alerts link to, so that a finding before deploy and an alert after deploy lead to the same
 //! page. Results carry a physical location (file and, when known, line) and the resource as a
 //! logical location. Validated against the OASIS schema in `tests/iac_sarif.rs`.
+//!
+//! [`findings`] turns one record into its results; [`render`] makes the log of all of them.
 
 use serde_json::{Value, json};
+
+use super::words::{Style, grant_line, headline};
+use crate::check::judge::Outcome;
+use crate::check::record::CheckRecord;
+use crate::iac::ResourceKind;
 
 /// Kinds of finding, one SARIF rule each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,6 +158,55 @@ pub struct Finding {
     pub line: Option<usize>,
     /// Address or logical id; `None` for a plain policy file.
     pub resource: Option<String>,
+}
+
+/// SARIF findings of one record: at most one for its verdict (exposure, unknown or
+/// invalid), then one per missing required tag. `registry` marks plain policy files
+/// checked with `--registry`.
+pub fn findings(rec: &CheckRecord, registry: bool) -> Vec<Finding> {
+    let iac = rec.iac.as_ref();
+    let resource = iac.map(|i| i.resource.clone());
+    let prefix = resource
+        .as_deref()
+        .map(|r| format!("{r}: "))
+        .unwrap_or_default();
+    let finding = |rule: Rule, message: String| Finding {
+        rule,
+        message,
+        file: rec.source.clone(),
+        line: iac.and_then(|i| i.line),
+        resource: resource.clone(),
+    };
+    let registry = registry || iac.is_some_and(|i| i.kind == ResourceKind::RegistryPolicy);
+    let mut out = Vec::new();
+    if let Some((code, message)) = rec.outcome.error() {
+        let rule = match rec.outcome {
+            Outcome::Unknown { .. } => Rule::PolicyUnknown,
+            _ => Rule::PolicyInvalid,
+        };
+        out.push(finding(rule, format!("{prefix}{code}: {message}")));
+    } else if let Some(v) = rec.verdict().filter(|v| v.public || v.cross_account) {
+        let rule = if registry {
+            Rule::RegistryExposure
+        } else if v.public {
+            Rule::PublicExposure
+        } else {
+            Rule::CrossAccountExposure
+        };
+        let mut msg = format!("{prefix}{}", headline(&rec.outcome, Style::Sarif));
+        for g in &v.grants {
+            msg.push_str(". ");
+            msg.push_str(&grant_line(g, true));
+        }
+        out.push(finding(rule, msg));
+    }
+    for tag in iac.map(|i| i.missing_tags.as_slice()).unwrap_or_default() {
+        out.push(finding(
+            Rule::MissingTag,
+            format!("{prefix}required tag `{tag}` is missing or empty"),
+        ));
+    }
+    out
 }
 
 /// The SARIF log for `findings` (one run, every rule listed whether or not it fired).

@@ -1,0 +1,198 @@
+//! Validation rules, one test per rule family.
+
+use super::*;
+
+fn problems(yaml: &str) -> Vec<String> {
+    match Config::from_yaml_str(yaml) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+#[test]
+fn defaults_scan_current_account_in_all_regions() {
+    let c = Config::from_yaml_str("{}").unwrap();
+    assert_eq!(c.accounts.discovery, DiscoveryMode::Current);
+    assert_eq!(c.regions, RegionSelection::All);
+    assert_eq!(c.aws.max_attempts, 5);
+    assert_eq!(c.aws.max_concurrency, 32);
+    assert_eq!(c.tags.required, vec!["owner"]);
+    assert_eq!(c.scan.interval, Duration::from_secs(900));
+    assert_eq!(c.scan.target_concurrency, 8);
+    assert_eq!(c.accounts.role_name, "OrganizationAccountAccessRole");
+    assert!(c.trust.organization_accounts);
+}
+
+#[test]
+fn bad_static_account_id_names_key_and_reason() {
+    let p = problems(
+        "accounts:\n  discovery: static\n  static:\n    - id: \"123456789012\"\n    - id: \"1234\"\n",
+    );
+    assert_eq!(
+        p,
+        vec!["accounts.static[1].id: \"1234\" is not a 12-digit account id"]
+    );
+}
+
+#[test]
+fn unquoted_account_number_is_accepted_when_twelve_digits() {
+    let c = Config::from_yaml_str("trust:\n  accounts: [111122223333]\n").unwrap();
+    assert!(c.trust.accounts.contains("111122223333"));
+    let p = problems("trust:\n  accounts: [11122223333]\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("trust.accounts[0]:"), "{p:?}");
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let p = problems("aws:\n  max_atempts: 3\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].starts_with("aws.max_atempts: unknown key"), "{p:?}");
+    let p = problems("regons: all\n");
+    assert!(p[0].starts_with("regons: unknown key"), "{p:?}");
+}
+
+#[test]
+fn regions_word_and_list() {
+    let c = Config::from_yaml_str("regions: [eu-west-1, us-east-1]\nexclude_regions: [ap-east-1]")
+        .unwrap();
+    assert_eq!(
+        c.regions,
+        RegionSelection::List(vec![
+            "eu-west-1".parse().unwrap(),
+            "us-east-1".parse().unwrap()
+        ])
+    );
+    assert!(c.exclude_regions.contains("ap-east-1"));
+    assert_eq!(
+        problems("regions: some"),
+        vec!["regions: \"some\" must be \"all\" or a list of region names"]
+    );
+    assert_eq!(
+        problems("regions: [us-east-1, EU]"),
+        vec!["regions[1]: \"EU\" is not a region name"]
+    );
+}
+
+#[test]
+fn durations_and_jitter() {
+    assert_eq!(
+        problems("scan:\n  interval: soon\n")[0],
+        "scan.interval: \"soon\" is not a duration such as \"30s\" or \"15m\" (expected number at 0)"
+    );
+    assert_eq!(
+        problems("scan:\n  interval: 10s\n  jitter: 20s\n"),
+        vec!["scan.jitter: 20s must be shorter than scan.interval (10s)"]
+    );
+}
+
+#[test]
+fn default_jitter_follows_a_short_interval() {
+    // Before: the fixed 30s default made every interval up to 30s invalid on its own.
+    let c = Config::from_yaml_str("scan:\n  interval: 5s\n").unwrap();
+    assert_eq!(c.scan.jitter, Duration::from_millis(500));
+    let c = Config::from_yaml_str("scan:\n  interval: 2m\n").unwrap();
+    assert_eq!(c.scan.jitter, Duration::from_secs(12));
+    // capped at 30s for long intervals, so the default schedule is unchanged
+    assert_eq!(Config::default().scan.jitter, Duration::from_secs(30));
+    let c = Config::from_yaml_str("scan:\n  interval: 1h\n").unwrap();
+    assert_eq!(c.scan.jitter, Duration::from_secs(30));
+    // an explicit jitter is kept, and one as long as the interval is still an error
+    let c = Config::from_yaml_str("scan:\n  interval: 5s\n  jitter: 1s\n").unwrap();
+    assert_eq!(c.scan.jitter, Duration::from_secs(1));
+    assert_eq!(
+        problems("scan:\n  interval: 5s\n  jitter: 30s\n"),
+        vec!["scan.jitter: 30s must be shorter than scan.interval (5s)"]
+    );
+}
+
+#[test]
+fn invalid_ids_are_reported_with_the_other_problems_of_their_entry() {
+    let p = problems(
+        "exceptions:\n  - account_id: \"1\"\n    region: EU\n    repository: x\n    finding: missing_tag\n",
+    );
+    assert_eq!(
+        p,
+        vec![
+            "exceptions[0].account_id: \"1\" is not a 12-digit account id",
+            "exceptions[0].region: \"EU\" is not a region name",
+            "exceptions[0].reason: is required: say why the risk is accepted",
+            "exceptions[0].expires: is required (RFC 3339, e.g. 2026-12-31T00:00:00Z)",
+        ]
+    );
+    assert_eq!(
+        problems("trust:\n  organizations: [o-short]\n"),
+        vec![
+            "trust.organizations[0]: \"o-short\" is not an organization id (o- and 10 to 32 lower-case letters or digits)"
+        ]
+    );
+}
+
+#[test]
+fn exceptions_need_reason_and_expiry() {
+    let p = problems(
+        "exceptions:\n  - repository: \"legacy-*\"\n    finding: public_exposure\n    reason: \"\"\n",
+    );
+    assert_eq!(
+        p,
+        vec![
+            "exceptions[0].reason: is required: say why the risk is accepted",
+            "exceptions[0].expires: is required (RFC 3339, e.g. 2026-12-31T00:00:00Z)",
+        ]
+    );
+    let p = problems(
+        "exceptions:\n  - repository: x\n    finding: exposed\n    reason: r\n    expires: 2026-01-01T00:00:00Z\n",
+    );
+    assert!(p[0].starts_with("exceptions[0].finding: \"exposed\" is not one of public_exposure"));
+}
+
+#[test]
+fn example_yaml_documents_the_defaults() {
+    let example = Config::from_yaml_str(include_str!("../../config/example.yaml")).unwrap();
+    assert_eq!(example, Config::default());
+}
+
+#[test]
+fn ou_selectors_need_organizations() {
+    let c = Config::from_yaml_str(
+        "accounts:\n  discovery: organizations\n  include: [ou-ab12-cdef5678, \"111122223333\"]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        c.accounts.include,
+        vec![
+            AccountSelector::OrganizationalUnit("ou-ab12-cdef5678".into()),
+            AccountSelector::Account("111122223333".parse().unwrap())
+        ]
+    );
+    assert_eq!(
+        problems("accounts:\n  include: [ou-ab12-cdef5678]\n"),
+        vec!["accounts.include: OU ids need discovery \"organizations\""]
+    );
+}
+
+#[test]
+fn describe_says_what_would_be_scanned() {
+    let c = Config::from_yaml_str(include_str!(
+        "../../tests/fixtures/config/good/organizations.yaml"
+    ))
+    .unwrap();
+    let want = "\
+configuration: built-in defaults and environment
+discovery: organizations
+  accounts: every ACTIVE account of the organization, via role OrganizationAccountAccessRole
+  include: ou-ab12-cdef5678, 111122223333
+  exclude: 999999999999
+  external id: none
+regions: all enabled regions of each account
+  excluded: (none)
+trust: accounts 222233334444; organizations o-abcdefghij; organization members trusted: false
+tags: required owner, team; IaC keys managed-by
+schedule: every 1h (jitter 5m), cycle timeout 30m, 4 targets at once
+aws: endpoint default, 5 attempts, 32 calls in flight (8 per target), timeouts connect 5s read 30s operation 2m
+state: data/state.json
+exceptions: 1
+  public_exposure 111122223333/eu-west-1/legacy-* until 2030-01-01T00:00:00Z: vendor mirror, public on purpose
+";
+    assert_eq!(describe(&c), want);
+}

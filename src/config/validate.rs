@@ -1,0 +1,478 @@
+//! Raw -> validated configuration: one function per section, every problem collected with its
+//! key path so that one run of `config check` reports all of them.
+//!
+//! Identifiers become [`crate::model`] newtypes here, once; an invalid one is reported and
+//! left out (the whole configuration is refused then, so nothing downstream sees the gap).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::raw::{
+    RawAccounts, RawAws, RawConfig, RawException, RawId, RawRegions, RawScan, RawState, RawTags,
+    RawTrust,
+};
+use super::{
+    AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, Exception,
+    Problem, RegionSelection, ScanConfig, StateConfig, StaticAccount, TagsConfig, TrustConfig,
+};
+use crate::model::{AccountId, FindingKind, OrgId, Region, is_account_id};
+
+/// The longest jitter a default gives: the daemon's ticks spread over at most this much.
+const MAX_DEFAULT_JITTER: Duration = Duration::from_secs(30);
+
+/// Validate every section; `Err` lists every problem found.
+pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    let mut c = Checker::default();
+    let aws = aws(&mut c, raw.aws);
+    let (regions, exclude_regions) = regions(&mut c, raw.regions, raw.exclude_regions);
+    let accounts = accounts(&mut c, raw.accounts);
+    let trust = trust(&mut c, raw.trust);
+    let tags = tags(&mut c, raw.tags);
+    let scan = scan(&mut c, raw.scan);
+    let state = state(raw.state);
+    let exceptions = exceptions(&mut c, &raw.exceptions);
+    if !c.problems.is_empty() {
+        return Err(ConfigError {
+            problems: c.problems,
+        });
+    }
+    Ok(Config {
+        aws,
+        regions,
+        exclude_regions,
+        accounts,
+        trust,
+        tags,
+        scan,
+        state,
+        exceptions,
+        source: None,
+    })
+}
+
+/// Collects problems so that one run reports all of them.
+#[derive(Default)]
+struct Checker {
+    problems: Vec<Problem>,
+}
+
+impl Checker {
+    fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, path: &str, text: &str) -> Duration {
+        match humantime::parse_duration(text.trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.fail(
+                    path,
+                    format!("{text:?} is not a duration such as \"30s\" or \"15m\" ({e})"),
+                );
+                Duration::ZERO
+            }
+        }
+    }
+
+    fn account_id(&mut self, path: &str, id: &RawId) -> Option<AccountId> {
+        match id.as_text().parse::<AccountId>() {
+            Ok(id) => Some(id),
+            Err(e) => {
+                let hint = if matches!(id, RawId::Number(_)) {
+                    " (quote account ids: unquoted, leading zeros are lost)"
+                } else {
+                    ""
+                };
+                self.fail(path, format!("{e}{hint}"));
+                None
+            }
+        }
+    }
+
+    fn region(&mut self, path: impl Into<String>, name: &str) -> Option<Region> {
+        name.parse::<Region>()
+            .map_err(|e| self.fail(path, e.to_string()))
+            .ok()
+    }
+
+    fn positive(&mut self, path: &str, value: usize) -> usize {
+        if value == 0 {
+            self.fail(path, "must be at least 1");
+        }
+        value
+    }
+}
+
+fn aws(c: &mut Checker, raw: RawAws) -> AwsConfig {
+    let endpoint_url = raw.endpoint_url.filter(|s| !s.trim().is_empty());
+    if let Some(url) = &endpoint_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        c.fail(
+            "aws.endpoint_url",
+            format!("{url:?} is not an http:// or https:// URL"),
+        );
+    }
+    let region = raw
+        .region
+        .filter(|s| !s.trim().is_empty())
+        .and_then(|r| c.region("aws.region", &r));
+    if !(1..=20).contains(&raw.max_attempts) {
+        c.fail(
+            "aws.max_attempts",
+            format!("{} is out of range (1 to 20)", raw.max_attempts),
+        );
+    }
+    let aws = AwsConfig {
+        endpoint_url,
+        region,
+        max_attempts: raw.max_attempts,
+        max_concurrency: c.positive("aws.max_concurrency", raw.max_concurrency),
+        per_target_concurrency: c
+            .positive("aws.per_target_concurrency", raw.per_target_concurrency),
+        initial_backoff: c.duration("aws.initial_backoff", &raw.initial_backoff),
+        max_backoff: c.duration("aws.max_backoff", &raw.max_backoff),
+        connect_timeout: c.duration("aws.connect_timeout", &raw.connect_timeout),
+        read_timeout: c.duration("aws.read_timeout", &raw.read_timeout),
+        operation_timeout: c.duration("aws.operation_timeout", &raw.operation_timeout),
+    };
+    for (path, d) in [
+        ("aws.connect_timeout", aws.connect_timeout),
+        ("aws.read_timeout", aws.read_timeout),
+        ("aws.operation_timeout", aws.operation_timeout),
+    ] {
+        if d.is_zero() {
+            c.fail(path, "must be longer than zero");
+        }
+    }
+    aws
+}
+
+fn regions(
+    c: &mut Checker,
+    raw: RawRegions,
+    exclude: Vec<String>,
+) -> (RegionSelection, BTreeSet<Region>) {
+    let regions = match raw {
+        RawRegions::Word(w) if w == "all" => RegionSelection::All,
+        RawRegions::Word(w) => {
+            c.fail(
+                "regions",
+                format!("{w:?} must be \"all\" or a list of region names"),
+            );
+            RegionSelection::All
+        }
+        RawRegions::List(list) => {
+            if list.is_empty() {
+                c.fail(
+                    "regions",
+                    "an empty list scans nothing; use \"all\" or name regions",
+                );
+            }
+            let list = list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| c.region(format!("regions[{i}]"), r))
+                .collect();
+            RegionSelection::List(dedup(list))
+        }
+    };
+    let exclude_regions = exclude
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| c.region(format!("exclude_regions[{i}]"), r))
+        .collect();
+    (regions, exclude_regions)
+}
+
+fn accounts(c: &mut Checker, raw: RawAccounts) -> AccountsConfig {
+    let discovery = match raw.discovery.as_str() {
+        "current" => DiscoveryMode::Current,
+        "static" => DiscoveryMode::Static,
+        "organizations" => DiscoveryMode::Organizations,
+        other => {
+            c.fail(
+                "accounts.discovery",
+                format!("{other:?} is not one of current, static, organizations"),
+            );
+            DiscoveryMode::Current
+        }
+    };
+    let mut static_accounts = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (i, a) in raw.static_accounts.iter().enumerate() {
+        let path = format!("accounts.static[{i}].id");
+        let id = c.account_id(&path, &a.id);
+        if let Some(id) = &id
+            && !seen.insert(id.clone())
+        {
+            c.fail(path, format!("{:?} is listed twice", id.as_str()));
+        }
+        if let Some(arn) = &a.role_arn
+            && !is_role_arn(arn)
+        {
+            c.fail(
+                format!("accounts.static[{i}].role_arn"),
+                format!("{arn:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            );
+        }
+        static_accounts.extend(id.map(|id| StaticAccount {
+            id,
+            role_arn: a.role_arn.clone(),
+            external_id: a.external_id.clone().filter(|s| !s.is_empty()),
+        }));
+    }
+    if discovery == DiscoveryMode::Static && raw.static_accounts.is_empty() {
+        c.fail(
+            "accounts.static",
+            "discovery is \"static\" but no accounts are listed",
+        );
+    }
+    let role_name = raw.role_name.trim().to_string();
+    if role_name.is_empty() || role_name.contains(':') {
+        c.fail(
+            "accounts.role_name",
+            format!(
+                "{:?} is not an IAM role name (path allowed, no ARN)",
+                raw.role_name
+            ),
+        );
+    }
+    let include = selectors(c, "include", &raw.include);
+    let exclude = selectors(c, "exclude", &raw.exclude);
+    if discovery != DiscoveryMode::Organizations
+        && include
+            .iter()
+            .chain(&exclude)
+            .any(|s| matches!(s, AccountSelector::OrganizationalUnit(_)))
+    {
+        c.fail(
+            "accounts.include",
+            "OU ids need discovery \"organizations\"",
+        );
+    }
+    AccountsConfig {
+        discovery,
+        static_accounts,
+        role_name,
+        external_id: raw.external_id.filter(|s| !s.is_empty()),
+        include,
+        exclude,
+    }
+}
+
+/// `accounts.include` / `accounts.exclude`: account ids or OU ids.
+fn selectors(c: &mut Checker, key: &str, list: &[RawId]) -> Vec<AccountSelector> {
+    let mut out = Vec::new();
+    for (i, id) in list.iter().enumerate() {
+        let text = id.as_text();
+        if is_ou_id(&text) {
+            out.push(AccountSelector::OrganizationalUnit(text));
+        } else if let Ok(id) = text.parse::<AccountId>() {
+            out.push(AccountSelector::Account(id));
+        } else {
+            c.fail(
+                format!("accounts.{key}[{i}]"),
+                format!("{text:?} is neither a 12-digit account id nor an OU id (ou-...)"),
+            );
+        }
+    }
+    out
+}
+
+fn trust(c: &mut Checker, raw: RawTrust) -> TrustConfig {
+    let accounts = raw
+        .accounts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, id)| c.account_id(&format!("trust.accounts[{i}]"), id))
+        .collect();
+    let organizations = raw
+        .organizations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| {
+            o.parse::<OrgId>()
+                .map_err(|e| c.fail(format!("trust.organizations[{i}]"), e.to_string()))
+                .ok()
+        })
+        .collect();
+    TrustConfig {
+        accounts,
+        organizations,
+        organization_accounts: raw.organization_accounts,
+    }
+}
+
+fn tags(c: &mut Checker, raw: RawTags) -> TagsConfig {
+    for (key, list) in [("tags.required", &raw.required), ("tags.iac", &raw.iac)] {
+        for (i, t) in list.iter().enumerate() {
+            if t.trim().is_empty() || t.len() > 128 {
+                c.fail(format!("{key}[{i}]"), format!("{t:?} is not a tag key"));
+            }
+        }
+    }
+    TagsConfig {
+        required: dedup(raw.required),
+        iac: dedup(raw.iac),
+    }
+}
+
+/// The schedule. An explicit jitter must be shorter than the interval; without one, the
+/// jitter is a tenth of the interval, at most 30s, so a short interval is valid on its own.
+fn scan(c: &mut Checker, raw: RawScan) -> ScanConfig {
+    let interval = c.duration("scan.interval", &raw.interval);
+    let jitter = match &raw.jitter {
+        Some(text) => c.duration("scan.jitter", text),
+        None => default_jitter(interval),
+    };
+    let scan = ScanConfig {
+        interval,
+        jitter,
+        timeout: c.duration("scan.timeout", &raw.timeout),
+        target_concurrency: c.positive("scan.target_concurrency", raw.target_concurrency),
+    };
+    if scan.interval < Duration::from_secs(1) {
+        c.fail("scan.interval", "must be at least 1s");
+    } else if scan.jitter >= scan.interval {
+        c.fail(
+            "scan.jitter",
+            format!(
+                "{} must be shorter than scan.interval ({})",
+                humantime::format_duration(scan.jitter),
+                humantime::format_duration(scan.interval)
+            ),
+        );
+    }
+    if scan.timeout.is_zero() {
+        c.fail("scan.timeout", "must be longer than zero");
+    }
+    scan
+}
+
+/// A tenth of the interval, at most [`MAX_DEFAULT_JITTER`].
+pub(super) fn default_jitter(interval: Duration) -> Duration {
+    (interval / 10).min(MAX_DEFAULT_JITTER)
+}
+
+fn state(raw: RawState) -> StateConfig {
+    StateConfig {
+        path: match raw.path.filter(|p| !p.trim().is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => default_state_path(),
+        },
+    }
+}
+
+fn exceptions(c: &mut Checker, raw: &[RawException]) -> Vec<Exception> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(i, e)| exception(c, i, e))
+        .collect()
+}
+
+fn exception(c: &mut Checker, i: usize, e: &RawException) -> Option<Exception> {
+    let at = |k: &str| format!("exceptions[{i}].{k}");
+    // `None` inside: given but invalid (reported; the exception is then left out).
+    let account_id = e
+        .account_id
+        .as_ref()
+        .map(|id| c.account_id(&at("account_id"), id));
+    let region = e.region.as_ref().map(|r| c.region(at("region"), r));
+    if e.repository.trim().is_empty() {
+        c.fail(
+            at("repository"),
+            "must not be empty (use \"*\" for every repository)",
+        );
+    }
+    let finding = FindingKind::from_label(&e.finding);
+    if finding.is_none() {
+        let all: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_label()).collect();
+        c.fail(
+            at("finding"),
+            format!("{:?} is not one of {}", e.finding, all.join(", ")),
+        );
+    }
+    let reason = e.reason.clone().unwrap_or_default();
+    if reason.trim().is_empty() {
+        c.fail(at("reason"), "is required: say why the risk is accepted");
+    }
+    let expires = match &e.expires {
+        None => {
+            c.fail(
+                at("expires"),
+                "is required (RFC 3339, e.g. 2026-12-31T00:00:00Z)",
+            );
+            None
+        }
+        Some(text) => OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .map_err(|err| {
+                c.fail(
+                    at("expires"),
+                    format!(
+                        "{text:?} is not an RFC 3339 time such as 2026-12-31T00:00:00Z ({err})"
+                    ),
+                )
+            })
+            .ok(),
+    };
+    Some(Exception {
+        account_id: account_id.map_or(Some(None), |id| id.map(Some))?,
+        region: region.map_or(Some(None), |r| r.map(Some))?,
+        repository: e.repository.clone(),
+        finding: finding?,
+        reason,
+        expires: expires?,
+    })
+}
+
+fn is_ou_id(s: &str) -> bool {
+    s.strip_prefix("ou-").is_some_and(|rest| {
+        rest.len() >= 6
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && is_account_id(parts[4])
+        && parts[5].starts_with("role/")
+        && parts[5].len() > 5
+}
+
+fn default_state_path() -> PathBuf {
+    // systemd's StateDirectory= sets this; otherwise a data directory beside the process.
+    match std::env::var_os("STATE_DIRECTORY") {
+        Some(dir) if !dir.is_empty() => {
+            let first = dir
+                .to_string_lossy()
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            PathBuf::from(first).join("state.json")
+        }
+        _ => PathBuf::from("data/state.json"),
+    }
+}
+
+/// Keeps the first occurrence of each value, in order.
+fn dedup<T: Ord + Clone>(list: Vec<T>) -> Vec<T> {
+    let mut seen = BTreeSet::new();
+    list.into_iter()
+        .filter(|s| seen.insert(s.clone()))
+        .collect()
+}
