@@ -11,8 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
+
+use crate::analysis::policy::{ErrorCode, json};
 
 use super::intrinsics::Resolver;
 use super::{
@@ -203,80 +204,16 @@ fn repository_tags(tags: Option<&Value>, resolver: &Resolver<'_>, base: &str) ->
     TagsSource::Known { tags: out }
 }
 
-/// Parse JSON into a `Value`, refusing duplicate keys anywhere.
+/// Parse JSON into a `Value`, refusing duplicate keys anywhere, with the policy parser's
+/// strict reader. Nesting is left to serde_json's own limit (templates nest deeper than
+/// policies); messages are serde_json's, with line and column.
 pub fn parse_json_strict(text: &str) -> Result<Value, IacError> {
-    serde_json::from_str::<StrictValue>(text)
-        .map(|v| v.0)
-        .map_err(|e| {
-            let msg = e.to_string();
-            if msg.contains("duplicate key") {
-                IacError::new("duplicate_key", msg)
-            } else {
-                IacError::new("invalid_json", msg)
-            }
-        })
-}
-
-struct StrictValue(Value);
-
-impl<'de> Deserialize<'de> for StrictValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(StrictVisitor)
-    }
-}
-
-struct StrictVisitor;
-
-impl<'de> Visitor<'de> for StrictVisitor {
-    type Value = StrictValue;
-
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_bool<E>(self, b: bool) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Bool(b)))
-    }
-    fn visit_i64<E>(self, n: i64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::from(n)))
-    }
-    fn visit_u64<E>(self, n: u64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::from(n)))
-    }
-    fn visit_f64<E>(self, n: f64) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::from(n)))
-    }
-    fn visit_str<E>(self, s: &str) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(s.to_string())))
-    }
-    fn visit_string<E>(self, s: String) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::String(s)))
-    }
-    fn visit_unit<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
-    }
-    fn visit_none<E>(self) -> Result<StrictValue, E> {
-        Ok(StrictValue(Value::Null))
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<StrictValue, D::Error> {
-        StrictValue::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrictValue, A::Error> {
-        let mut out = Vec::new();
-        while let Some(StrictValue(v)) = seq.next_element()? {
-            out.push(v);
+    match json::read(text, usize::MAX) {
+        Ok(root) => Ok(root.into_value()),
+        Err(e) if e.code == ErrorCode::DuplicateKey => {
+            Err(IacError::new("duplicate_key", e.serde.to_string()))
         }
-        Ok(StrictValue(Value::Array(out)))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StrictValue, A::Error> {
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(de::Error::custom(format!("duplicate key {key:?}")));
-            }
-            let StrictValue(v) = map.next_value()?;
-            out.insert(key, v);
-        }
-        Ok(StrictValue(Value::Object(out)))
+        Err(e) => Err(IacError::new("invalid_json", e.serde.to_string())),
     }
 }
 

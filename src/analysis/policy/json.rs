@@ -1,16 +1,23 @@
-//! Strict RFC 8259 JSON reader for policy documents (spec §2.1, §2.2, §2.11).
+//! The crate's one strict JSON reader (spec §2.1, §2.2, §2.11), built on `serde_json`.
 //!
-//! Owns only syntax: duplicate keys at any level are errors (IAM forbids them, and last-wins
-//! parsing would flip Allow/Deny), nesting is capped before recursion can exhaust the stack,
-//! escapes are decoded, and strings without escapes borrow from the input. Numbers keep their
-//! source text, which is the decimal string the condition normalisation wants.
+//! Owns only syntax: RFC 8259 as serde_json reads it, plus what IAM needs on top. Duplicate
+//! keys at any level are errors (IAM forbids them, and last-wins parsing would flip
+//! Allow/Deny); nesting is capped before the reader descends into a too-deep container;
+//! every error names the element it happened in (`Statement[1].Effect`). Strings without
+//! escapes borrow from the input, and numbers keep their source text, which is the decimal
+//! string the condition normalisation wants. It must not know the policy grammar: the
+//! policy parser and the CloudFormation JSON reader both sit on it.
 
 use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
+use std::fmt;
 
-use super::swar;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
 use super::{ErrorCode, PolicyError};
 
-/// Deepest nesting accepted; a real policy needs 5 levels.
+/// Deepest nesting accepted in a policy; a real policy needs 5 levels.
 pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A parsed JSON value; objects keep their key order.
@@ -18,6 +25,7 @@ pub(crate) const MAX_DEPTH: usize = 64;
 pub(crate) enum Json<'a> {
     Null,
     Bool(bool),
+    /// The number as written (`1.50` stays `1.50`).
     Num(&'a str),
     Str(Cow<'a, str>),
     Arr(Vec<Json<'a>>),
@@ -35,19 +43,150 @@ impl Json<'_> {
             Json::Obj(_) => "an object",
         }
     }
+
+    /// The same document as a `serde_json::Value`, for readers (CloudFormation) that work on
+    /// serde's tree but must refuse what this reader refuses.
+    pub(crate) fn into_value(self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(b),
+            // The text was accepted as a number by serde_json, so it reads back as one.
+            Json::Num(n) => serde_json::from_str(n).unwrap_or(Value::Null),
+            Json::Str(s) => Value::String(s.into_owned()),
+            Json::Arr(items) => Value::Array(items.into_iter().map(Json::into_value).collect()),
+            Json::Obj(members) => Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k.into_owned(), v.into_value()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// Why a document was refused.
+#[derive(Debug)]
+pub(crate) struct ReadError {
+    /// `InvalidJson` (serde_json's syntax check), `DuplicateKey` or `TooDeep`.
+    pub(crate) code: ErrorCode,
+    /// Element the error happened in, `Statement[1].Effect`; empty for the root.
+    pub(crate) path: String,
+    /// The error as serde_json reports it; its `Display` ends with the line and column.
+    pub(crate) serde: serde_json::Error,
+    /// The reader's own refusal (duplicate key, depth), without position.
+    refusal: Option<String>,
+}
+
+/// Parse a policy document: nesting capped at [`MAX_DEPTH`], errors as the policy parser
+/// reports them.
+pub(crate) fn parse(src: &str) -> Result<Json<'_>, PolicyError> {
+    read(src, MAX_DEPTH).map_err(|e| e.into_policy_error(src, MAX_DEPTH))
+}
+
+/// Read `src` as one JSON document whose containers nest at most `max_depth` deep.
+pub(crate) fn read(src: &str, max_depth: usize) -> Result<Json<'_>, ReadError> {
+    let ctx = Ctx::new(max_depth, None);
+    let mut de = serde_json::Deserializer::from_str(src);
+    let res = Node::root(&ctx)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v));
+    match res {
+        Ok(mut root) => {
+            if ctx.numbers.get() > 0 {
+                fill_numbers(&mut root, &mut number_texts(src));
+            }
+            Ok(root)
+        }
+        Err(serde) => {
+            let refusal = ctx.refusal.take();
+            let mut segs = ctx.segs.take();
+            if refusal.is_none() && !segs.is_empty() && leading_zero(src, &serde) {
+                // `01` is the number `0` followed by a stray `1`, which is outside the value.
+                segs.remove(0);
+            }
+            Err(ReadError {
+                code: refusal.as_ref().map_or(ErrorCode::InvalidJson, |r| r.code),
+                path: join_path(&segs),
+                serde,
+                refusal: refusal.map(|r| r.what),
+            })
+        }
+    }
+}
+
+/// serde_json rejects a digit after a leading zero as part of the number; it is the only
+/// "invalid number" that points at a digit.
+fn leading_zero(src: &str, e: &serde_json::Error) -> bool {
+    if !e.to_string().starts_with("invalid number") {
+        return false;
+    }
+    // serde_json's column counts bytes and points just past the offending one.
+    let line_start: usize = src
+        .split_inclusive('\n')
+        .take(e.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let at = line_start + e.column();
+    let b = src.as_bytes();
+    at >= 2 && b.get(at - 1).is_some_and(u8::is_ascii_digit) && b.get(at - 2) == Some(&b'0')
+}
+
+impl ReadError {
+    /// Policy errors give byte offsets for the reader's own refusals (the convention of the
+    /// policy error messages) and serde_json's line and column for syntax errors.
+    fn into_policy_error(self, src: &str, max_depth: usize) -> PolicyError {
+        let message = match &self.refusal {
+            Some(what) => format!("{what} at byte {}", refusal_offset(src, max_depth)),
+            None => self.serde.to_string(),
+        };
+        PolicyError {
+            code: self.code,
+            path: self.path,
+            message,
+        }
+    }
+}
+
+/// Byte offset of the refusal in `src`: after a duplicate key's closing quote, at a too-deep
+/// container's opening bracket.
+///
+/// serde_json tells a visitor nothing about positions, so this reads the document again
+/// through a reader that hands serde_json one byte at a time and counts them; the visitor
+/// notes the count when it refuses. Only refused documents pay for this second read.
+fn refusal_offset(src: &str, max_depth: usize) -> usize {
+    let consumed = Cell::new(0);
+    let ctx = Ctx::new(max_depth, Some(&consumed));
+    let reader = Counted {
+        rest: src.as_bytes(),
+        consumed: &consumed,
+    };
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let _ = Node::root(&ctx).deserialize(&mut de);
+    ctx.refusal.take().and_then(|r| r.at).unwrap_or_default()
+}
+
+struct Counted<'s, 'c> {
+    rest: &'s [u8],
+    consumed: &'c Cell<usize>,
+}
+
+impl std::io::Read for Counted<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // One byte per call, so the count is exactly what serde_json has taken.
+        let n = buf.len().min(self.rest.len()).min(1);
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        self.consumed.set(self.consumed.get() + n);
+        Ok(n)
+    }
 }
 
 /// One step of an element path, collected while unwinding from an error.
+#[derive(Debug)]
 enum Seg {
     Key(String),
     Index(usize),
-}
-
-struct Fail {
-    code: ErrorCode,
-    message: String,
-    /// Innermost first.
-    segs: Vec<Seg>,
 }
 
 fn join_path(segs: &[Seg]) -> String {
@@ -60,570 +199,275 @@ fn join_path(segs: &[Seg]) -> String {
                 }
                 out.push_str(k);
             }
-            Seg::Index(i) => {
-                out.push('[');
-                out.push_str(&i.to_string());
-                out.push(']');
-            }
+            Seg::Index(i) => out.push_str(&format!("[{i}]")),
         }
     }
     out
 }
 
-struct Reader<'a> {
-    src: &'a str,
-    b: &'a [u8],
-    i: usize,
+struct Refusal {
+    code: ErrorCode,
+    what: String,
+    at: Option<usize>,
 }
 
-/// Index of the first non-whitespace byte at or after `i` (`b.len()` if none).
-#[inline]
-pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while let Some(&c) = b.get(i) {
-        // Most gaps are empty or one space; one compare ends the loop on any token byte.
-        if c > b' ' {
-            break;
+/// State shared by every level of one read. serde_json errors are opaque, so the path and
+/// the reason for a refusal travel beside them.
+struct Ctx<'c> {
+    max_depth: usize,
+    /// Path segments, innermost first.
+    segs: RefCell<Vec<Seg>>,
+    refusal: RefCell<Option<Refusal>>,
+    numbers: Cell<usize>,
+    /// Bytes taken so far, on the read that locates a refusal.
+    consumed: Option<&'c Cell<usize>>,
+}
+
+impl<'c> Ctx<'c> {
+    fn new(max_depth: usize, consumed: Option<&'c Cell<usize>>) -> Self {
+        Ctx {
+            max_depth,
+            segs: RefCell::new(Vec::new()),
+            refusal: RefCell::new(None),
+            numbers: Cell::new(0),
+            consumed,
         }
-        match c {
-            b' ' | b'\t' | b'\r' => i += 1,
-            // Pretty-printed policies indent after each newline: take those spaces eight at
-            // a time.
-            b'\n' => {
-                i += 1;
-                while let Some(w) = swar::word(b, i) {
-                    let other = w ^ (swar::LANES * u64::from(b' '));
-                    if other != 0 {
-                        i += (other.trailing_zeros() / 8) as usize;
-                        break;
+    }
+
+    /// Records a refusal `back` bytes before the reader's position and returns the error
+    /// that unwinds serde_json.
+    fn refuse<E: de::Error>(&self, code: ErrorCode, what: String, back: usize) -> E {
+        let at = self.consumed.map(|c| c.get().saturating_sub(back));
+        let err = E::custom(&what);
+        *self.refusal.borrow_mut() = Some(Refusal { code, what, at });
+        err
+    }
+
+    fn push(&self, seg: Seg) {
+        self.segs.borrow_mut().push(seg);
+    }
+}
+
+/// Reads one value whose containers would sit at nesting level `depth`.
+#[derive(Clone, Copy)]
+struct Node<'x, 'c> {
+    ctx: &'x Ctx<'c>,
+    depth: usize,
+}
+
+impl<'x, 'c> Node<'x, 'c> {
+    fn root(ctx: &'x Ctx<'c>) -> Self {
+        Node { ctx, depth: 1 }
+    }
+
+    fn child<'e>(&self, entered: &'e Cell<bool>) -> Child<'x, 'c, 'e> {
+        Child {
+            node: Node {
+                ctx: self.ctx,
+                depth: self.depth + 1,
+            },
+            entered,
+        }
+    }
+
+    /// The depth cap, checked as soon as a container opens and before any of its contents
+    /// is read.
+    fn open<E: de::Error>(&self) -> Result<(), E> {
+        if self.depth > self.ctx.max_depth {
+            let what = format!("nesting deeper than {} levels", self.ctx.max_depth);
+            // serde_json has just taken the opening bracket.
+            return Err(self.ctx.refuse(ErrorCode::TooDeep, what, 1));
+        }
+        Ok(())
+    }
+
+    fn number<E>(&self) -> Result<Json<'static>, E> {
+        // The text is filled in once the whole document is read (`fill_numbers`).
+        self.ctx.numbers.set(self.ctx.numbers.get() + 1);
+        Ok(Json::Num(""))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_, '_> {
+    type Value = Json<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A container's element or member value; notes whether serde_json got as far as reading
+/// it, which decides whether an error is in that element (and its path names it).
+struct Child<'x, 'c, 'e> {
+    node: Node<'x, 'c>,
+    entered: &'e Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for Child<'_, '_, '_> {
+    type Value = Json<'de>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        self.entered.set(true);
+        d.deserialize_any(self.node)
+    }
+}
+
+impl<'de> Visitor<'de> for Node<'_, '_> {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(b))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Json<'de>, E> {
+        self.number()
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Json<'de>, E> {
+        self.number()
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Json<'de>, E> {
+        self.number()
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s.to_owned())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
+        Ok(Json::Str(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        self.open()?;
+        let mut items = Vec::new();
+        loop {
+            let entered = Cell::new(false);
+            match seq.next_element_seed(self.child(&entered)) {
+                Ok(Some(v)) => items.push(v),
+                Ok(None) => return Ok(Json::Arr(items)),
+                Err(e) => {
+                    if entered.get() || element_missing(&e, items.is_empty()) {
+                        self.ctx.push(Seg::Index(items.len()));
                     }
-                    i += 8;
+                    return Err(e);
                 }
             }
-            _ => break,
         }
     }
-    i
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        self.open()?;
+        let mut members: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
+        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if !seen.insert(key.clone()) {
+                let what = format!("duplicate key {key:?}");
+                self.ctx.push(Seg::Key(key.into_owned()));
+                // serde_json stops right after the key's closing quote.
+                return Err(self.ctx.refuse(ErrorCode::DuplicateKey, what, 0));
+            }
+            let entered = Cell::new(false);
+            match map.next_value_seed(self.child(&entered)) {
+                Ok(v) => members.push((key, v)),
+                Err(e) => {
+                    if entered.get() {
+                        self.ctx.push(Seg::Key(key.into_owned()));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Json::Obj(members))
+    }
 }
 
-/// Index of the first byte at or after `i` that ends a run of plain string content: a quote,
-/// a backslash or a control byte (`b.len()` if none).
+/// serde_json finds `[1,]`, `[1,` and a lone `[` at the end of the input before it hands
+/// the element to its reader; the path still names that element, the one that is missing.
+fn element_missing(e: &impl fmt::Display, first: bool) -> bool {
+    // Before the first element the only such error is the end of the input.
+    let m = e.to_string();
+    first || m.starts_with("trailing comma") || m.starts_with("EOF while parsing a value")
+}
+
+/// An object key, borrowed when it has no escapes.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(s))
+    }
+}
+
+/// Puts each number's source text into its placeholder, in document order.
+fn fill_numbers<'a>(v: &mut Json<'a>, texts: &mut impl Iterator<Item = &'a str>) {
+    match v {
+        Json::Num(n) => *n = texts.next().unwrap_or_default(),
+        Json::Arr(items) => items.iter_mut().for_each(|i| fill_numbers(i, texts)),
+        Json::Obj(members) => members.iter_mut().for_each(|(_, m)| fill_numbers(m, texts)),
+        _ => {}
+    }
+}
+
+/// The source text of each number in `src`, in document order.
 ///
-/// Looks at eight bytes per step (SWAR) because strings are most of a policy's bytes and the
-/// crate forbids `unsafe` SIMD. Each mask may flag false bytes only above a true hit (the
-/// subtraction borrows only out of a matching byte), so the lowest flagged byte is exact.
-#[inline]
-pub(crate) fn plain_run_end(b: &[u8], mut i: usize) -> usize {
-    while let Some(x) = swar::word(b, i) {
-        let hits = swar::equal(x, b'"') | swar::equal(x, b'\\') | swar::below(x, 0x20);
-        if hits != 0 {
-            return i + (hits.trailing_zeros() / 8) as usize;
+/// Runs only on a document serde_json has accepted, where outside strings a `-` or a digit
+/// can only start a number (keys are strings; `true`, `false` and `null` have neither).
+fn number_texts(src: &str) -> impl Iterator<Item = &str> {
+    let b = src.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while let Some(&c) = b.get(i) {
+            match c {
+                b'"' => {
+                    i += 1;
+                    // Skip to the closing quote; an escape takes the byte after it along.
+                    while let Some(&s) = b.get(i) {
+                        i += if s == b'\\' { 2 } else { 1 };
+                        if s == b'"' {
+                            break;
+                        }
+                    }
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = i;
+                    while b.get(i).is_some_and(|c| {
+                        matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    }) {
+                        i += 1;
+                    }
+                    return src.get(start..i);
+                }
+                _ => i += 1,
+            }
         }
-        i += 8;
-    }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            break;
-        }
-        i += 1;
-    }
-    i
-}
-
-/// Reads the string whose opening quote is at `*i`, leaving `*i` after the closing quote;
-/// `None` on any syntax error (the caller re-parses to report it).
-pub(crate) fn string_at<'a>(src: &'a str, i: &mut usize) -> Option<Cow<'a, str>> {
-    let mut r = Reader {
-        src,
-        b: src.as_bytes(),
-        i: *i,
-    };
-    let s = r.string().ok()?;
-    *i = r.i;
-    Some(s)
-}
-
-/// Reads the number starting at `*i` as its source text; `None` on a syntax error.
-pub(crate) fn number_at<'a>(src: &'a str, i: &mut usize) -> Option<&'a str> {
-    let mut r = Reader {
-        src,
-        b: src.as_bytes(),
-        i: *i,
-    };
-    let n = r.number().ok()?;
-    *i = r.i;
-    Some(n)
-}
-
-/// Parse `src` as one JSON document.
-pub(crate) fn parse(src: &str) -> Result<Json<'_>, PolicyError> {
-    let mut r = Reader {
-        src,
-        b: src.as_bytes(),
-        i: 0,
-    };
-    let res = r.document();
-    res.map_err(|f| PolicyError {
-        code: f.code,
-        path: join_path(&f.segs),
-        message: f.message,
+        None
     })
 }
 
-impl<'a> Reader<'a> {
-    fn fail<T>(&self, code: ErrorCode, what: &str) -> Result<T, Fail> {
-        Err(Fail {
-            code,
-            message: format!("{what} at byte {}", self.i),
-            segs: Vec::new(),
-        })
-    }
-
-    fn ws(&mut self) {
-        self.i = skip_ws(self.b, self.i);
-    }
-
-    fn document(&mut self) -> Result<Json<'a>, Fail> {
-        self.ws();
-        let v = self.value(0)?;
-        self.ws();
-        if self.i != self.b.len() {
-            return self.fail(
-                ErrorCode::InvalidJson,
-                "unexpected text after the JSON value",
-            );
-        }
-        Ok(v)
-    }
-
-    fn value(&mut self, depth: usize) -> Result<Json<'a>, Fail> {
-        match self.b.get(self.i) {
-            None => self.fail(ErrorCode::InvalidJson, "unexpected end of input"),
-            Some(b'{') => self.object(depth + 1),
-            Some(b'[') => self.array(depth + 1),
-            Some(b'"') => Ok(Json::Str(self.string()?)),
-            Some(b't') => self.literal("true", Json::Bool(true)),
-            Some(b'f') => self.literal("false", Json::Bool(false)),
-            Some(b'n') => self.literal("null", Json::Null),
-            Some(b'-' | b'0'..=b'9') => Ok(Json::Num(self.number()?)),
-            Some(_) => self.fail(ErrorCode::InvalidJson, "unexpected character"),
-        }
-    }
-
-    fn literal(&mut self, word: &str, v: Json<'a>) -> Result<Json<'a>, Fail> {
-        if self.b[self.i..].starts_with(word.as_bytes()) {
-            self.i += word.len();
-            Ok(v)
-        } else {
-            self.fail(ErrorCode::InvalidJson, "invalid literal")
-        }
-    }
-
-    fn number(&mut self) -> Result<&'a str, Fail> {
-        let start = self.i;
-        let b = self.b;
-        if b.get(self.i) == Some(&b'-') {
-            self.i += 1;
-        }
-        match b.get(self.i) {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                while matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                    self.i += 1;
-                }
-            }
-            _ => return self.fail(ErrorCode::InvalidJson, "invalid number"),
-        }
-        if b.get(self.i) == Some(&b'.') {
-            self.i += 1;
-            if !matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                return self.fail(ErrorCode::InvalidJson, "invalid number");
-            }
-            while matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                self.i += 1;
-            }
-        }
-        if matches!(b.get(self.i), Some(b'e' | b'E')) {
-            self.i += 1;
-            if matches!(b.get(self.i), Some(b'+' | b'-')) {
-                self.i += 1;
-            }
-            if !matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                return self.fail(ErrorCode::InvalidJson, "invalid number");
-            }
-            while matches!(b.get(self.i), Some(b'0'..=b'9')) {
-                self.i += 1;
-            }
-        }
-        Ok(&self.src[start..self.i])
-    }
-
-    fn hex4(&mut self) -> Result<u32, Fail> {
-        let mut v = 0u32;
-        for _ in 0..4 {
-            let d = match self.b.get(self.i) {
-                Some(c @ b'0'..=b'9') => c - b'0',
-                Some(c @ b'a'..=b'f') => c - b'a' + 10,
-                Some(c @ b'A'..=b'F') => c - b'A' + 10,
-                _ => return self.fail(ErrorCode::InvalidJson, "invalid \\u escape"),
-            };
-            v = v * 16 + u32::from(d);
-            self.i += 1;
-        }
-        Ok(v)
-    }
-
-    /// Reads a string starting at the opening quote.
-    fn string(&mut self) -> Result<Cow<'a, str>, Fail> {
-        self.i += 1;
-        let start = self.i;
-        let b = self.b;
-        self.i = plain_run_end(b, start);
-        match b.get(self.i) {
-            None => return self.fail(ErrorCode::InvalidJson, "unterminated string"),
-            Some(b'"') => {
-                let s = &self.src[start..self.i];
-                self.i += 1;
-                return Ok(Cow::Borrowed(s));
-            }
-            Some(b'\\') => {}
-            Some(_) => return self.fail(ErrorCode::InvalidJson, "control character in string"),
-        }
-        let mut out = String::with_capacity(self.i - start + 16);
-        out.push_str(&self.src[start..self.i]);
-        loop {
-            let run = self.i;
-            self.i = plain_run_end(b, run);
-            out.push_str(&self.src[run..self.i]);
-            match b.get(self.i) {
-                None => return self.fail(ErrorCode::InvalidJson, "unterminated string"),
-                Some(b'"') => {
-                    self.i += 1;
-                    return Ok(Cow::Owned(out));
-                }
-                Some(b'\\') => {
-                    self.i += 1;
-                    let c = match b.get(self.i) {
-                        Some(b'"') => '"',
-                        Some(b'\\') => '\\',
-                        Some(b'/') => '/',
-                        Some(b'b') => '\u{8}',
-                        Some(b'f') => '\u{c}',
-                        Some(b'n') => '\n',
-                        Some(b'r') => '\r',
-                        Some(b't') => '\t',
-                        Some(b'u') => {
-                            self.i += 1;
-                            let hi = self.hex4()?;
-                            let code = if (0xD800..0xDC00).contains(&hi) {
-                                if b.get(self.i) != Some(&b'\\') || b.get(self.i + 1) != Some(&b'u')
-                                {
-                                    return self
-                                        .fail(ErrorCode::InvalidJson, "unpaired surrogate escape");
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return self
-                                        .fail(ErrorCode::InvalidJson, "unpaired surrogate escape");
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else {
-                                hi
-                            };
-                            match char::from_u32(code) {
-                                Some(c) => {
-                                    out.push(c);
-                                    continue;
-                                }
-                                None => {
-                                    return self
-                                        .fail(ErrorCode::InvalidJson, "unpaired surrogate escape");
-                                }
-                            }
-                        }
-                        _ => return self.fail(ErrorCode::InvalidJson, "invalid escape"),
-                    };
-                    out.push(c);
-                    self.i += 1;
-                }
-                Some(_) => return self.fail(ErrorCode::InvalidJson, "control character in string"),
-            }
-        }
-    }
-
-    fn array(&mut self, depth: usize) -> Result<Json<'a>, Fail> {
-        if depth > MAX_DEPTH {
-            return self.fail(
-                ErrorCode::TooDeep,
-                &format!("nesting deeper than {MAX_DEPTH} levels"),
-            );
-        }
-        self.i += 1;
-        let mut items = Vec::new();
-        self.ws();
-        if self.b.get(self.i) == Some(&b']') {
-            self.i += 1;
-            return Ok(Json::Arr(items));
-        }
-        loop {
-            self.ws();
-            match self.value(depth) {
-                Ok(v) => items.push(v),
-                Err(mut f) => {
-                    f.segs.push(Seg::Index(items.len()));
-                    return Err(f);
-                }
-            }
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Json::Arr(items));
-                }
-                _ => return self.fail(ErrorCode::InvalidJson, "expected ',' or ']'"),
-            }
-        }
-    }
-
-    fn object(&mut self, depth: usize) -> Result<Json<'a>, Fail> {
-        if depth > MAX_DEPTH {
-            return self.fail(
-                ErrorCode::TooDeep,
-                &format!("nesting deeper than {MAX_DEPTH} levels"),
-            );
-        }
-        self.i += 1;
-        let mut members: Vec<(Cow<'a, str>, Json<'a>)> = Vec::new();
-        let mut seen: Option<std::collections::HashSet<Cow<'a, str>>> = None;
-        self.ws();
-        if self.b.get(self.i) == Some(&b'}') {
-            self.i += 1;
-            return Ok(Json::Obj(members));
-        }
-        loop {
-            self.ws();
-            if self.b.get(self.i) != Some(&b'"') {
-                return self.fail(ErrorCode::InvalidJson, "expected a string key");
-            }
-            let key = self.string()?;
-            let dup = match &mut seen {
-                Some(set) => !set.insert(key.clone()),
-                None => {
-                    let d = members.iter().any(|(k, _)| *k == key);
-                    if members.len() >= 16 {
-                        let mut set: std::collections::HashSet<Cow<'a, str>> =
-                            members.iter().map(|(k, _)| k.clone()).collect();
-                        set.insert(key.clone());
-                        seen = Some(set);
-                    }
-                    d
-                }
-            };
-            if dup {
-                return Err(Fail {
-                    code: ErrorCode::DuplicateKey,
-                    message: format!("duplicate key {:?} at byte {}", key, self.i),
-                    segs: vec![Seg::Key(key.into_owned())],
-                });
-            }
-            self.ws();
-            if self.b.get(self.i) != Some(&b':') {
-                return self.fail(ErrorCode::InvalidJson, "expected ':'");
-            }
-            self.i += 1;
-            self.ws();
-            match self.value(depth) {
-                Ok(v) => members.push((key, v)),
-                Err(mut f) => {
-                    f.segs.push(Seg::Key(key.into_owned()));
-                    return Err(f);
-                }
-            }
-            self.ws();
-            match self.b.get(self.i) {
-                Some(b',') => self.i += 1,
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(Json::Obj(members));
-                }
-                _ => return self.fail(ErrorCode::InvalidJson, "expected ',' or '}'"),
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(s: &str) -> PolicyError {
-        parse(s).unwrap_err()
-    }
-
-    #[test]
-    fn accepts_rfc8259_values() {
-        let v = parse(r#" {"a": [1, -2.5e3, true, false, null, "x\u002a\ud83d\ude00"]} "#).unwrap();
-        let Json::Obj(m) = v else { panic!() };
-        let Json::Arr(items) = &m[0].1 else { panic!() };
-        assert_eq!(items[1], Json::Num("-2.5e3"));
-        assert_eq!(items[5], Json::Str(Cow::Owned("x*\u{1F600}".into())));
-    }
-
-    #[test]
-    fn rejects_non_json() {
-        for bad in [
-            "",
-            "{",
-            "{\"a\":1,}",
-            "[1,]",
-            "{'a':1}",
-            "{\"a\":1} x",
-            "// c\n{}",
-            "{\"a\":01}",
-            "{\"a\":1.}",
-            "{\"a\":\"\\x\"}",
-            "{\"a\":\"\\ud800\"}",
-            "{\"a\":\"tab\there\"}",
-            "\u{feff}{}",
-            "NaN",
-        ] {
-            assert_eq!(err(bad).code, ErrorCode::InvalidJson, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn duplicate_keys_carry_their_path() {
-        let e = err(r#"{"Statement":[{"Effect":"Allow"},{"Effect":"Allow","Effect":"Deny"}]}"#);
-        assert_eq!(e.code, ErrorCode::DuplicateKey);
-        assert_eq!(e.path, "Statement[1].Effect");
-        // Escaped spellings are the same key.
-        let e = err(r#"{"a":1,"\u0061":2}"#);
-        assert_eq!(e.code, ErrorCode::DuplicateKey);
-        // Many keys switch to the hash set.
-        let mut s = String::from("{");
-        for i in 0..40 {
-            s.push_str(&format!("\"k{i}\":1,"));
-        }
-        s.push_str("\"k7\":2}");
-        assert_eq!(err(&s).code, ErrorCode::DuplicateKey);
-    }
-
-    #[test]
-    fn deep_nesting_fails_without_recursing_further() {
-        let s = "[".repeat(5000) + &"]".repeat(5000);
-        assert_eq!(err(&s).code, ErrorCode::TooDeep);
-        let s = "{\"a\":".repeat(5000) + "1" + &"}".repeat(5000);
-        assert_eq!(err(&s).code, ErrorCode::TooDeep);
-        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
-        assert!(parse(&ok).is_ok());
-    }
-
-    /// The byte-at-a-time definition the chunked scan must agree with.
-    fn plain_run_end_slow(b: &[u8], mut i: usize) -> usize {
-        while i < b.len() && !(b[i] == b'"' || b[i] == b'\\' || b[i] < 0x20) {
-            i += 1;
-        }
-        i
-    }
-
-    #[test]
-    fn chunked_scan_finds_the_first_stop_byte_anywhere() {
-        // Every stop byte at every offset of a 24-byte run, with bytes around it that could
-        // disturb the lane arithmetic (0x21 next to the 0x20 boundary, 0x7f/0x80, 0xff, 0x01
-        // next to a borrow, 0x5b/0x5d next to the backslash) in front and behind.
-        let fillers: [u8; 8] = [b'a', 0x21, 0x7f, 0x80, 0xff, 0x01, b'[', b']'];
-        for stop in [b'"', b'\\', 0x00, 0x01, 0x1f] {
-            for len in 0..24 {
-                for &fill in &fillers {
-                    for start in 0..3 {
-                        let mut b = vec![fill; len];
-                        b.push(stop);
-                        b.extend_from_slice(&[fill, stop, b'"']);
-                        let want = plain_run_end_slow(&b, start.min(b.len()));
-                        assert_eq!(
-                            plain_run_end(&b, start.min(b.len())),
-                            want,
-                            "stop {stop:#x} fill {fill:#x} len {len} start {start}"
-                        );
-                    }
-                }
-            }
-        }
-        // Only stops after the start count, and a run without stops ends at the input's end.
-        let b = b"\"abcdefghijklmnopqrstuvwxyz";
-        assert_eq!(plain_run_end(b, 1), b.len());
-        assert_eq!(plain_run_end(b, 0), 0);
-        assert_eq!(plain_run_end(b, b.len()), b.len());
-    }
-
-    #[test]
-    fn escapes_and_controls_at_every_chunk_offset() {
-        for pad in 0..20 {
-            let p = "x".repeat(pad);
-            for (esc, want) in [
-                (r"\n", "\n"),
-                (r"\\", "\\"),
-                (r#"\""#, "\""),
-                (r"\u0065", "e"),
-                (r"\ud83d\ude00", "\u{1F600}"),
-                (r"\u00e9", "\u{e9}"),
-            ] {
-                let text = format!(r#"["{p}{esc}{p}é{p}"]"#);
-                let Json::Arr(items) = parse(&text).unwrap() else {
-                    panic!()
-                };
-                assert_eq!(items[0], Json::Str(Cow::Owned(format!("{p}{want}{p}é{p}"))));
-            }
-            for ctl in ['\u{0}', '\u{1}', '\n', '\t', '\u{1f}'] {
-                let text = format!(r#"["{p}{ctl}{p}"]"#);
-                assert_eq!(err(&text).code, ErrorCode::InvalidJson, "{text:?}");
-                let text = format!(r#"["{p}\n{p}{ctl}"]"#);
-                assert_eq!(err(&text).code, ErrorCode::InvalidJson, "{text:?}");
-            }
-            // A string cut off at any offset, with or without a trailing backslash.
-            assert_eq!(err(&format!(r#"["{p}"#)).code, ErrorCode::InvalidJson);
-            assert_eq!(err(&format!(r#"["{p}\"#)).code, ErrorCode::InvalidJson);
-            // Plain strings still borrow.
-            let text = format!(r#"["{p}é{p}"]"#);
-            let Json::Arr(items) = parse(&text).unwrap() else {
-                panic!()
-            };
-            assert!(matches!(items[0], Json::Str(Cow::Borrowed(_))));
-        }
-        // High surrogate followed by something other than a low one.
-        for bad in [r#"["\ud83d\u0041"]"#, r#"["\ud83dx"]"#, r#"["\ude00"]"#] {
-            assert_eq!(err(bad).code, ErrorCode::InvalidJson, "{bad}");
-        }
-    }
-
-    #[test]
-    fn escaped_duplicate_keys_are_duplicates() {
-        let e = err(r#"{"Effect":"Allow","Eff\u0065ct":"Deny"}"#);
-        assert_eq!(
-            (e.code, e.path.as_str()),
-            (ErrorCode::DuplicateKey, "Effect")
-        );
-    }
-
-    #[test]
-    fn whitespace_runs_of_every_shape() {
-        let units: [&[u8]; 6] = [b" ", b"\n", b"\t", b"\r", b"\n        ", b"\r\n    "];
-        for seed in 0..2000usize {
-            let mut b = Vec::new();
-            let mut x = seed;
-            for _ in 0..(seed % 7) {
-                b.extend_from_slice(units[x % units.len()]);
-                x = x / units.len() + seed % 13;
-            }
-            let ws = b.len();
-            b.extend_from_slice(match seed % 4 {
-                0 => b"",
-                1 => b"\"x\"",
-                2 => b"\x0b ",
-                _ => b"\x0c        ",
-            });
-            assert_eq!(skip_ws(&b, 0), ws, "{b:?}");
-        }
-    }
-}
+mod tests;

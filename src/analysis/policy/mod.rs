@@ -8,9 +8,11 @@
 //! Pure code: no I/O, no clock, no globals. The same text always gives the same verdict,
 //! in the daemon, in `scan --once` and in the offline `check` gate.
 //!
-//! Layout: `json` (strict RFC 8259 reader: duplicate keys, depth cap, escapes) ->
-//! `parse` (grammar, error codes and element paths) -> `eval` (probing evaluator, grants,
-//! explanations), with `actions` (the action table), `principal` (principal forms),
+//! Layout: `json` (the strict reader on serde_json: duplicate keys, depth cap, element paths;
+//! also behind the CloudFormation JSON reader) -> `grammar` (one walk over that tree:
+//! structure, error codes and element paths) -> `parse` (the parsed `Policy` types, the
+//! size cap and the entry point) -> `eval` (probing evaluator, grants, explanations),
+//! with `actions` (the action table), `principal` (principal forms),
 //! `condition` (keys and operators), `glob` (wildcards) and `swar` (eight-byte scans) beneath
 //! it.
 //!
@@ -23,7 +25,8 @@ pub mod actions;
 mod condition;
 mod eval;
 mod glob;
-mod json;
+mod grammar;
+pub(crate) mod json;
 pub mod parse;
 mod principal;
 mod swar;
