@@ -340,6 +340,41 @@ fn injected_throttling_is_retried_and_calls_meet_the_lower_bound() {
 }
 
 #[test]
+fn every_services_throttling_error_is_retried() {
+    // The first two requests of every operation are throttled: STS (query, `Throttling`),
+    // Organizations (`TooManyRequestsException`), Account (rest-json, 429), ECR and Tagging
+    // (JSON 1.1, `ThrottlingException`). Each costs exactly one more request, nothing fails.
+    let shape = Shape::generated(2, 2, 4, None);
+    let bound = fake::bound::lower_bound(&Estate::new(shape.clone()), 1);
+    let running = start_fake(
+        shape,
+        Faults {
+            throttle_first: 2,
+            ..Faults::default()
+        },
+    );
+    let out = scan_fake(&running, 4);
+    let counts = running.fake.counters.to_json();
+    assert!(
+        out.kind("target").iter().all(|t| t["status"] == "ok"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.kind("repository")
+            .iter()
+            .all(|r| r["error"]["code"] != "throttled"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(bound.len(), 10, "{bound:?}");
+    for (op, n) in &bound {
+        assert_eq!(counts["throttled"][op], 2, "{op}: {counts}");
+        assert_eq!(counts["calls"][op], n + 2, "{op}: {counts}");
+    }
+}
+
+#[test]
 fn a_server_error_is_retried_too() {
     let shape = Shape::generated(2, 1, 5, None);
     let bound = fake::bound::lower_bound(&Estate::new(shape.clone()), 1);

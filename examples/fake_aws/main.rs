@@ -70,6 +70,9 @@ struct Args {
     /// Share of AWS requests answered 500 InternalFailure.
     #[arg(long, default_value_t = 0.0)]
     error_rate: f64,
+    /// Throttle the first N requests of every operation.
+    #[arg(long, default_value_t = 0)]
+    throttle_first: u64,
     /// Runtime worker threads.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -98,6 +101,7 @@ fn main() -> std::io::Result<()> {
         latency: Duration::from_secs_f64(args.latency_ms.max(0.0) / 1000.0),
         throttle_rate: args.throttle_rate,
         error_rate: args.error_rate,
+        throttle_first: args.throttle_first,
     };
     let fake = Fake::new(Estate::new(shape(&args)), faults);
     let runtime = tokio::runtime::Builder::new_multi_thread()

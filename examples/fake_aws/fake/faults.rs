@@ -17,6 +17,9 @@ pub struct Faults {
     pub throttle_rate: f64,
     /// Share of requests answered 500 InternalFailure.
     pub error_rate: f64,
+    /// The first this many requests of every operation are throttled (a deterministic way
+    /// to see that each service's throttling error is retried).
+    pub throttle_first: u64,
 }
 
 impl Default for Faults {
@@ -25,6 +28,7 @@ impl Default for Faults {
             latency: Duration::ZERO,
             throttle_rate: 0.0,
             error_rate: 0.0,
+            throttle_first: 0,
         }
     }
 }
@@ -45,8 +49,11 @@ fn splitmix(mut x: u64) -> u64 {
 }
 
 impl Faults {
-    /// The verdict for the `seq`-th request.
-    pub fn verdict(&self, seq: u64) -> Verdict {
+    /// The verdict for the `seq`-th request, the `nth` (from 0) of its operation.
+    pub fn verdict(&self, seq: u64, nth: u64) -> Verdict {
+        if nth < self.throttle_first {
+            return Verdict::Throttle;
+        }
         let u = (splitmix(seq) >> 11) as f64 / (1u64 << 53) as f64;
         if u < self.throttle_rate {
             Verdict::Throttle
@@ -68,6 +75,9 @@ impl Faults {
         if let Some(r) = body["error_rate"].as_f64() {
             self.error_rate = r.clamp(0.0, 1.0);
         }
+        if let Some(n) = body["throttle_first"].as_u64() {
+            self.throttle_first = n;
+        }
     }
 
     pub fn to_json(self) -> serde_json::Value {
@@ -75,6 +85,7 @@ impl Faults {
             "latency_ms": self.latency.as_secs_f64() * 1000.0,
             "throttle_rate": self.throttle_rate,
             "error_rate": self.error_rate,
+            "throttle_first": self.throttle_first,
         })
     }
 }
@@ -94,15 +105,16 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Count a request; its sequence number (for [`Faults::verdict`]).
-    pub fn record(&self, op: &str, verdict_of: impl FnOnce(u64) -> Verdict) -> Verdict {
+    /// Count a request and decide its fate from its global sequence number and its rank
+    /// within its operation (see [`Faults::verdict`]).
+    pub fn record(&self, op: &str, verdict_of: impl FnOnce(u64, u64) -> Verdict) -> Verdict {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        let verdict = verdict_of(seq);
         let mut map = self.by_op.lock().unwrap_or_else(|p| p.into_inner());
         let c = match map.get_mut(op) {
             Some(c) => c,
             None => map.entry(op.to_string()).or_default(),
         };
+        let verdict = verdict_of(seq, c.calls);
         c.calls += 1;
         match verdict {
             Verdict::Throttle => c.throttled += 1,
@@ -148,7 +160,7 @@ mod tests {
         };
         let (mut t, mut e) = (0, 0);
         for seq in 0..100_000 {
-            match f.verdict(seq) {
+            match f.verdict(seq, 1) {
                 Verdict::Throttle => t += 1,
                 Verdict::Fail => e += 1,
                 Verdict::Answer => {}

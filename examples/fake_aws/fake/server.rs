@@ -6,7 +6,8 @@
 //!   "failed": {...}, "total": n}`
 //! - `POST /reset`: zero the counters
 //! - `GET /estate?shards=M`: the estate's summary and the lower bound of calls for M shards
-//! - `GET /faults`, `POST /faults` `{"latency_ms": 30, "throttle_rate": 0.01, "error_rate": 0}`
+//! - `GET /faults`, `POST /faults` `{"latency_ms": 30, "throttle_rate": 0.01, "error_rate": 0,
+//!   "throttle_first": 0}` (any subset)
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -128,7 +129,9 @@ async fn handle(
         return Ok(control(&fake, &parts.method, path, query, &body));
     };
     let faults = fake.faults();
-    let verdict = fake.counters.record(&call.key(), |seq| faults.verdict(seq));
+    let verdict = fake
+        .counters
+        .record(&call.key(), |seq, nth| faults.verdict(seq, nth));
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
