@@ -264,9 +264,22 @@ fn the_fake_and_moto_give_the_same_findings() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let config = moto.write_config(dir.path(), "accounts:\n  discovery: organizations\n");
+    let before = moto.counts();
     let from_moto = moto.scan_json(&config);
+    let moto_calls: std::collections::BTreeMap<String, u64> = moto
+        .counts()
+        .into_iter()
+        .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
     let fake = start_fake(shape, Faults::default());
     let from_fake = scan_fake(&fake, 4);
+    // The same calls too: both page, deny and answer alike.
+    assert_eq!(
+        json!(moto_calls),
+        fake.fake.counters.to_json()["calls"],
+        "calls per operation (moto, then fake)"
+    );
 
     assert_eq!(from_moto.code, 1, "moto: {}", from_moto.stderr);
     assert_eq!(from_fake.code, 1, "fake: {}", from_fake.stderr);
