@@ -42,7 +42,7 @@ fi
 table="$cache/table-$old_rev"
 if [ ! -d "$table" ]; then
   (cd "$old" && POLICY_SEEDS_DIR="$table.tmp" CARGO_TARGET_DIR="$old_target" \
-    cargo test --quiet --test policy_cases dump_policies_as_fuzz_seeds_when_asked >/dev/null)
+    cargo test --quiet --test policy_cases dump_policies_as_fuzz_seeds_when_asked -- --include-ignored >/dev/null)
   mv "$table.tmp" "$table"
 fi
 flock -u 9
