@@ -38,11 +38,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    runtime.block_on(serve(args, config, web))?;
+    runtime.block_on(serve(args, config, web, shard))?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServeArgs, config: Config, web: WebConfig) -> anyhow::Result<()> {
+async fn serve(
+    args: ServeArgs,
+    config: Config,
+    web: WebConfig,
+    shard: crate::discovery::ShardSpec,
+) -> anyhow::Result<()> {
     // Go exporters accept ":9847" for every interface; so do we.
     let addr = if args.listen_address.starts_with(':') {
         format!("0.0.0.0{}", args.listen_address)
@@ -62,6 +67,7 @@ async fn serve(args: ServeArgs, config: Config, web: WebConfig) -> anyhow::Resul
         exceptions: config.exceptions.clone(),
         required_tags: config.tags.required.clone(),
         telemetry_path: args.telemetry_path.clone(),
+        shard,
     };
     tracing::info!(
         version = crate::VERSION,

@@ -60,6 +60,8 @@ pub struct DaemonOptions {
     /// Required tag keys (the first is the owner tag); for the zero-valued tag counts.
     pub required_tags: Vec<String>,
     pub telemetry_path: String,
+    /// This replica's shard (exported as `ecr_exposure_shard_info`).
+    pub shard: crate::discovery::ShardSpec,
 }
 
 /// The pieces the daemon is made of, built before the listener starts.
@@ -96,6 +98,7 @@ pub async fn run_daemon(daemon: Daemon, listener: TcpListener, shutdown: impl Fu
         exceptions: exceptions.clone(),
         required_tags: options.required_tags.clone(),
         api_stats,
+        shard: options.shard,
     }));
     let tracker = restore(&options, &exceptions, &metrics, clock.as_ref());
     // Restored findings are served before the first cycle completes; readiness still waits.

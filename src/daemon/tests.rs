@@ -112,6 +112,7 @@ fn options(state_path: PathBuf, interval: Duration) -> DaemonOptions {
         exceptions: vec![],
         required_tags: vec!["owner".into()],
         telemetry_path: "/metrics".into(),
+        shard: crate::discovery::ShardSpec::SINGLE,
     }
 }
 
@@ -134,6 +135,7 @@ fn start_scheduler(fake: &Arc<FakeCycle>, state_path: &Path, interval: Duration)
         cell: cell.clone(),
         clock: clock.clone(),
         exceptions: exceptions.clone(),
+        shard: crate::discovery::ShardSpec::SINGLE,
         required_tags: vec!["owner".into()],
         api_stats: None,
     }));

@@ -36,6 +36,8 @@ pub struct SnapshotCollector {
     /// Required tag keys: `repositories_missing_tag` is emitted (as 0 too) for each.
     pub required_tags: Vec<String>,
     pub api_stats: Option<ApiStatsSource>,
+    /// This replica's shard, for `shard_info` and `shard_accounts`.
+    pub shard: crate::discovery::ShardSpec,
 }
 
 impl std::fmt::Debug for SnapshotCollector {
@@ -97,6 +99,44 @@ fn tl(t: &TargetSnapshot) -> [(&'static str, &str); 2] {
         ("account_id", t.target.account_id.as_str()),
         ("region", t.target.region.as_str()),
     ]
+}
+
+impl SnapshotCollector {
+    /// The shard families: no other series carries a shard label, so replicas scraped side
+    /// by side never clash, and the shipped alerts compare these across replicas.
+    fn encode_shard(
+        &self,
+        enc: &mut DescriptorEncoder<'_>,
+        snap: &crate::snapshot::Snapshot,
+    ) -> std::fmt::Result {
+        let shard = self.shard.shard().to_string();
+        let total = self.shard.total().to_string();
+        family(
+            enc,
+            "ecr_exposure_shard_info",
+            "Always 1: the shard this replica scans and how many shards share the accounts",
+            std::iter::once((
+                [("shard", shard.as_str()), ("total_shards", total.as_str())],
+                1i64,
+            )),
+        )?;
+        // Accounts scanned in this process: targets restored from the state file only (for
+        // example of accounts another shard took over) do not count, nor a failed discovery.
+        let accounts: std::collections::BTreeSet<&str> = snap
+            .targets
+            .values()
+            .filter(|t| t.scan.is_some() && t.target.account_id != "*")
+            .map(|t| t.target.account_id.as_str())
+            .collect();
+        family(
+            enc,
+            "ecr_exposure_shard_accounts",
+            "Accounts this replica scanned in the last cycle (its shard of the accounts)",
+            snap.cycle
+                .iter()
+                .map(|_| ([("", ""); 0], accounts.len() as i64)),
+        )
+    }
 }
 
 impl Collector for SnapshotCollector {
@@ -363,6 +403,7 @@ impl Collector for SnapshotCollector {
                 .into_iter()
                 .map(|(s, n)| ([("state", s)], n as i64)),
         )?;
+        self.encode_shard(&mut enc, &snap)?;
         family(
             &mut enc,
             "ecr_exposure_build_info",

@@ -98,6 +98,7 @@ fn fixture(exceptions: Vec<ExceptionRule>) -> Fixture {
         clock: clock.clone(),
         exceptions,
         required_tags: vec!["owner".into()],
+        shard: crate::discovery::ShardSpec::new(1, 3).unwrap(),
         api_stats: Some(Arc::new(|| {
             vec![ApiCallSample {
                 service: "ecr".into(),
@@ -133,6 +134,8 @@ fn text_format_has_the_contract_series() {
         r#"ecr_exposure_scan_success{account_id="222222222222",region="eu-west-1"} 0"#,
         r#"ecr_exposure_scan_duration_seconds{account_id="222222222222",region="eu-west-1"} 0.25"#,
         r#"ecr_exposure_scan_last_success_timestamp_seconds{account_id="111111111111",region="eu-west-1"} 1700000000"#,
+        r#"ecr_exposure_shard_info{shard="1",total_shards="3"} 1"#,
+        r#"ecr_exposure_shard_accounts 2"#,
         r#"ecr_exposure_scan_cycle_duration_seconds 2.0"#,
         r#"ecr_exposure_scans_total{account_id="222222222222",region="eu-west-1"} 1"#,
         r#"ecr_exposure_scan_failures_total{account_id="222222222222",region="eu-west-1"} 1"#,
@@ -270,6 +273,7 @@ fn registry_findings_have_scope_and_reason_labels() {
         exceptions,
         required_tags: vec![],
         api_stats: None,
+        shard: crate::discovery::ShardSpec::SINGLE,
     });
     let text = metrics.render(Format::Text);
     let l = lines(&text);
