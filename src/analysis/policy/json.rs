@@ -7,7 +7,6 @@
 
 use std::borrow::Cow;
 
-use super::swar;
 use super::{ErrorCode, PolicyError};
 
 /// Deepest nesting accepted; a real policy needs 5 levels.
@@ -450,6 +449,35 @@ impl<'a> Reader<'a> {
                 _ => return self.fail(ErrorCode::InvalidJson, "expected ',' or '}'"),
             }
         }
+    }
+}
+
+/// Eight bytes at a time in plain integer arithmetic, for the string scans above (moved here
+/// from the evaluator's former `swar.rs`, which nothing else uses any more).
+mod swar {
+    /// One in every byte lane.
+    pub(super) const LANES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+
+    /// The eight bytes of `b` from `i`, little-endian, if there are eight.
+    #[inline]
+    pub(super) fn word(b: &[u8], i: usize) -> Option<u64> {
+        b.get(i..i + 8)?
+            .first_chunk::<8>()
+            .map(|w| u64::from_le_bytes(*w))
+    }
+
+    /// The high bit of each byte lane of `x` below `n` (`n` at most 128); the lowest set
+    /// lane is always a true one.
+    #[inline]
+    pub(super) fn below(x: u64, n: u8) -> u64 {
+        x.wrapping_sub(LANES * u64::from(n)) & !x & HIGH
+    }
+
+    /// The lanes of `x` equal to `c`, as [`below`] flags them.
+    #[inline]
+    pub(super) fn equal(x: u64, c: u8) -> u64 {
+        below(x ^ (LANES * u64::from(c)), 1)
     }
 }
 

@@ -11,8 +11,7 @@
 //! Layout: `json` (strict RFC 8259 reader: duplicate keys, depth cap, escapes) ->
 //! `parse` (grammar, error codes and element paths) -> `eval` (probing evaluator, grants,
 //! explanations), with `actions` (the action table), `principal` (principal forms),
-//! `condition` (keys and operators), `glob` (wildcards) and `swar` (eight-byte scans) beneath
-//! it.
+//! `condition` (keys and operators) and `glob` (wildcards) beneath it.
 //!
 //! Conventions: error paths name `Statement` when the policy has one statement object and
 //! `Statement[i]` when `Statement` is an array; `Grant::statement` is the zero-based index in
@@ -26,7 +25,6 @@ mod glob;
 mod json;
 pub mod parse;
 mod principal;
-mod swar;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
