@@ -90,8 +90,6 @@ pub const V1_NAMES: [&str; 3] = [
     "BatchImportUpstreamImage",
     "CreateRepository",
 ];
-/// Most unknown names given a bit of their own; later ones get none (see [`ActionNames`]).
-const MAX_UNKNOWN: usize = 64 - UNKNOWN_FIRST;
 
 /// A set of action bits: the table's actions first, then one per unknown name of the policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -278,9 +276,6 @@ impl ActionNames {
         }
         if let Some(b) = self.unknown_bit(name) {
             return Some(ActionSet::of(b));
-        }
-        if self.unknown.len() >= MAX_UNKNOWN {
-            return Some(ActionSet::default());
         }
         self.unknown.push(name.to_string());
         Some(ActionSet::of(UNKNOWN_FIRST + self.unknown.len() - 1))

@@ -145,3 +145,6 @@ pub(crate) fn evaluate(
     };
     explainer.verdict(outcome, overflow)
 }
+
+#[cfg(test)]
+mod tests;
