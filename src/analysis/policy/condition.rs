@@ -23,7 +23,7 @@ pub enum Key {
     PrincipalOrgId,
     PrincipalOrgPaths,
     UserId,
-    /// Chosen by the caller (its own user name): free as a condition key, known as a variable.
+    /// Carried by IAM users only; an outsider's own user picks it freely.
     Username,
     SourceIp,
     SourceVpc,

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use super::super::actions::ActionSet;
 use super::super::condition::{CClause, Context, Key, ReqVal, Val};
 use super::compile::{CStmt, PItem};
-use super::world::{Membership, Net, World};
+use super::world::{Membership, Net, UserName, World};
 use super::{OrgIx, Probe, SvcIx};
 
 /// One probe in its world, as the request context conditions are evaluated in.
@@ -71,6 +71,11 @@ impl ProbeContext<'_, '_> {
             Key::PrincipalAccount => Self::one(account.map(|a| &*a.id)),
             Key::PrincipalArn => Self::one(ident.map(|i| i.arn.as_str())),
             Key::UserId => Self::one(ident.map(|i| i.userid.as_str())),
+            Key::Username => match ident.map(|i| &i.username) {
+                Some(UserName::Chosen(_)) => ReqVal::Free,
+                Some(UserName::Fixed(name)) => ReqVal::One(name),
+                Some(UserName::NotAUser) | None => ReqVal::Missing,
+            },
             Key::PrincipalOrgId => Self::one(org.map(|o| o.id.as_str())),
             Key::PrincipalOrgPaths => Self::one(org.map(|o| o.path.as_str())),
             Key::SourceVpc => Self::one(endpoint.map(|e| e.1)),
@@ -85,7 +90,7 @@ impl Context for ProbeContext<'_, '_> {
         let w = self.world;
         let p = &self.probe;
         match key {
-            Key::Free | Key::Username => ReqVal::Free,
+            Key::Free => ReqVal::Free,
             Key::RequestedRegion => ReqVal::One(w.region),
             Key::ResourceAccount => ReqVal::One(w.resource_account),
             Key::ResourceTag => self.resource_tag(tag),
@@ -114,7 +119,7 @@ impl Context for ProbeContext<'_, '_> {
         let p = &self.probe;
         if key == Key::Username && p.service.is_none() {
             let account = self.world.accounts.get(p.account.0)?;
-            return account.idents.get(p.ident)?.username.as_deref();
+            return account.idents.get(p.ident)?.username.name();
         }
         match self.get(key, tag) {
             ReqVal::One(s) => Some(s),
@@ -228,7 +233,7 @@ pub(super) fn liveness(world: &World<'_>, stmts: &[CStmt<'_>], counted: &ActionS
 fn probe_independent(c: &CClause<'_>) -> bool {
     matches!(
         c.key,
-        Key::Free | Key::Username | Key::RequestedRegion | Key::ResourceAccount | Key::ResourceTag
+        Key::Free | Key::RequestedRegion | Key::ResourceAccount | Key::ResourceTag
     ) && !has_variables(c)
 }
 
@@ -283,7 +288,9 @@ impl Dims {
             }
             match c.key {
                 Key::PrincipalAccount | Key::SourceAccount | Key::SourceOwner => d.account = true,
-                Key::PrincipalArn | Key::UserId => (d.account, d.ident) = (true, true),
+                Key::PrincipalArn | Key::UserId | Key::Username => {
+                    (d.account, d.ident) = (true, true)
+                }
                 Key::SourceArn => (d.account, d.src_arn) = (true, true),
                 Key::PrincipalOrgId
                 | Key::PrincipalOrgPaths
@@ -292,7 +299,6 @@ impl Dims {
                 Key::SourceIp | Key::SourceVpc | Key::SourceVpce => d.net = true,
                 Key::PrincipalServiceName | Key::PrincipalServiceNamesList => d.service = true,
                 Key::Free
-                | Key::Username
                 | Key::ResourceTag
                 | Key::RequestedRegion
                 | Key::ResourceAccount

@@ -414,6 +414,7 @@ fn absent_when(key: Key) -> &'static str {
         | Key::SourceOrgId
         | Key::SourceOrgPaths => "direct calls, not made by a service for a resource",
         Key::PrincipalAccount | Key::PrincipalArn | Key::UserId => "calls made by an AWS service",
+        Key::Username => "callers that are not IAM users (role sessions, root users, AWS services)",
         _ => "requests that do not carry it",
     }
 }

@@ -79,8 +79,29 @@ pub(super) struct Ident {
     /// The session ARN a role session also matches as a principal.
     pub sts: Option<String>,
     pub userid: String,
-    /// The IAM user name, for users only.
-    pub username: Option<String>,
+    /// `aws:username`, which only IAM users carry.
+    pub username: UserName,
+}
+
+/// The `aws:username` of an identity (IAM global condition keys: present for IAM users
+/// only; role sessions, federated users, root users and services do not carry it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum UserName {
+    NotAUser,
+    /// A user the outsider creates and names as it likes.
+    Chosen(String),
+    /// A user the policy names.
+    Fixed(String),
+}
+
+impl UserName {
+    /// The name, for the `${aws:username}` policy variable.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            UserName::NotAUser => None,
+            UserName::Chosen(n) | UserName::Fixed(n) => Some(n),
+        }
+    }
 }
 
 /// A probe account: the fresh outsider or an untrusted account the policy names.
@@ -405,7 +426,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
             arn: format!("arn:aws:iam::{a}:root"),
             sts: None,
             userid: a.to_string(),
-            username: None,
+            username: UserName::NotAUser,
         }];
         let specifics = &self.h.specifics;
         let lo = specifics.partition_point(|(x, _)| *x < a);
@@ -414,7 +435,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
             if out.len() >= MAX_IDENTS_PER_ACCOUNT {
                 break;
             }
-            add_ident(&mut out, self.for_arn(arn));
+            add_ident(&mut out, self.for_arn(arn, false));
         }
         if !self.h.uses_identity {
             return out;
@@ -426,7 +447,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
                 arn: format!("arn:aws:iam::{a}:user/x"),
                 sts: None,
                 userid: self.user_id.to_string(),
-                username: Some("x".to_string()),
+                username: UserName::Chosen("x".to_string()),
             },
         );
         let lo = self.arn_pats_fixed.partition_point(|p| p[4] < a);
@@ -436,7 +457,8 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
                 break;
             }
             if glob::matches(parts[4], a) {
-                add_ident(&mut out, self.for_arn(&in_account(parts, a)));
+                let chosen = glob::is_pattern(parts[5]);
+                add_ident(&mut out, self.for_arn(&in_account(parts, a), chosen));
             }
         }
         for s in &self.sessions {
@@ -454,12 +476,13 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
             arn: format!("arn:aws:iam::{a}:role/x"),
             sts: Some(format!("arn:aws:sts::{a}:assumed-role/x/{session}")),
             userid: format!("{}:{session}", self.role_id),
-            username: None,
+            username: UserName::NotAUser,
         }
     }
 
-    /// The identity a principal ARN written in the policy stands for.
-    fn for_arn(&self, arn: &str) -> Ident {
+    /// The identity a principal ARN stands for; `chosen`: the outsider picked its name
+    /// (an instance of a pattern), so a user's `aws:username` is its to choose.
+    fn for_arn(&self, arn: &str, chosen: bool) -> Ident {
         let parts = principal::arn_parts(arn).unwrap_or([""; 6]);
         let (partition, account, res) = (parts[1], parts[4], parts[5]);
         if let Some(rest) = res.strip_prefix("assumed-role/") {
@@ -468,7 +491,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
                 arn: format!("arn:{partition}:iam::{account}:role/{role}"),
                 sts: Some(arn.to_string()),
                 userid: format!("{}:{session}", self.role_id),
-                username: None,
+                username: UserName::NotAUser,
             };
         }
         if let Some(rest) = res.strip_prefix("user/") {
@@ -477,7 +500,20 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
                 arn: arn.to_string(),
                 sts: None,
                 userid: self.user_id.to_string(),
-                username: Some(name.to_string()),
+                username: if chosen {
+                    UserName::Chosen(name.to_string())
+                } else {
+                    UserName::Fixed(name.to_string())
+                },
+            };
+        }
+        if let Some(rest) = res.strip_prefix("federated-user/") {
+            // GetFederationToken sessions: the user id is the account and the name.
+            return Ident {
+                arn: arn.to_string(),
+                sts: None,
+                userid: format!("{account}:{rest}"),
+                username: UserName::NotAUser,
             };
         }
         if res == "root" {
@@ -485,7 +521,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
                 arn: arn.to_string(),
                 sts: None,
                 userid: account.to_string(),
-                username: None,
+                username: UserName::NotAUser,
             };
         }
         let sts = res.strip_prefix("role/").map(|r| {
@@ -496,7 +532,7 @@ impl<'h, 'a> IdentityPlan<'h, 'a> {
             arn: arn.to_string(),
             sts,
             userid: format!("{}:x", self.role_id),
-            username: None,
+            username: UserName::NotAUser,
         }
     }
 }
