@@ -1213,6 +1213,126 @@ fn build() -> Vec<Case> {
         star_pull_if(r#"{"StringLike":{"aws:username":"ci-*"}}"#),
     )
     .public(Read);
+    // aws:username exists only for IAM users: a role session, a root user, a federated user
+    // or a service never carries it (AWS global condition keys, "Availability").
+    let role = aws("arn:aws:iam::333333333333:role/ci");
+    t.case(
+        "username_never_matches_a_role",
+        pol(&[allow_if(
+            &role,
+            PULL,
+            r#"{"StringEquals":{"aws:username":"admin"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "username_like_never_matches_a_role",
+        pol(&[allow_if(
+            &role,
+            PULL,
+            r#"{"StringLike":{"aws:username":"*"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "username_never_matches_a_session",
+        pol(&[allow_if(
+            &aws("arn:aws:sts::333333333333:assumed-role/ci/build"),
+            PULL,
+            r#"{"StringEquals":{"aws:username":"build"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "username_never_matches_a_federated_user",
+        pol(&[allow_if(
+            &aws("arn:aws:sts::333333333333:federated-user/bob"),
+            PULL,
+            r#"{"StringEquals":{"aws:username":"bob"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "username_absent_for_a_role_if_exists_is_true",
+        pol(&[allow_if(
+            &role,
+            PULL,
+            r#"{"StringEqualsIfExists":{"aws:username":"admin"}}"#,
+        )]),
+    )
+    .cross(Read);
+    t.case(
+        "username_of_a_named_user_is_its_name",
+        pol(&[allow_if(
+            &aws("arn:aws:iam::333333333333:user/ops/alice"),
+            PULL,
+            r#"{"StringEquals":{"aws:username":"alice"}}"#,
+        )]),
+    )
+    .cross(Read);
+    t.case(
+        "username_of_a_named_user_is_not_another_name",
+        pol(&[allow_if(
+            &aws("arn:aws:iam::333333333333:user/alice"),
+            PULL,
+            r#"{"StringEquals":{"aws:username":"admin"}}"#,
+        )]),
+    )
+    .nothing();
+    t.case(
+        "username_a_whole_account_can_create",
+        pol(&[allow_if(
+            P_STRANGER,
+            PULL,
+            r#"{"StringEquals":{"aws:username":"admin"}}"#,
+        )]),
+    )
+    .cross(Read);
+    t.case(
+        "username_with_role_arn_pattern_matches_nobody",
+        star_pull_if(
+            r#"{"StringEquals":{"aws:username":"admin"},"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::*:role/*"}}"#,
+        ),
+    )
+    .nothing();
+    t.case(
+        "username_not_equals_deny_leaves_users_a_way",
+        pol(&[
+            allow(STAR, PULL),
+            deny_if(
+                STAR,
+                r#""ecr:*""#,
+                r#"{"StringNotEquals":{"aws:username":"admin"}}"#,
+            ),
+        ]),
+    )
+    .public(Read);
+    t.case(
+        "username_missing_denies_roles_not_users",
+        pol(&[
+            allow(&role, PULL),
+            deny_if(STAR, r#""ecr:*""#, r#"{"Null":{"aws:username":"true"}}"#),
+        ]),
+    )
+    .nothing();
+    t.case(
+        "userid_of_a_federated_user_is_account_and_name",
+        pol(&[allow_if(
+            &aws("arn:aws:sts::333333333333:federated-user/bob"),
+            PULL,
+            r#"{"StringEquals":{"aws:userid":"333333333333:bob"}}"#,
+        )]),
+    )
+    .cross(Read);
+    t.case(
+        "user_unique_id_pattern_never_matches_a_role",
+        pol(&[allow_if(
+            &role,
+            PULL,
+            r#"{"StringLike":{"aws:userid":"AIDA*"}}"#,
+        )]),
+    )
+    .nothing();
 
     // ---------------- §5.2: keys that never restrict; §12.7 known keys ----------------
     t.group("other_keys");

@@ -1,11 +1,15 @@
 //! The ECR action table (spec §3) and action-pattern matching.
 //!
-//! Each repository-scoped action is one bit of a `u64`, so a statement's action set is
-//! computed once per policy and combined with Allow/Deny by bit operations. Concrete `ecr:`
+//! Each repository-scoped action is one bit of an [`ActionSet`], so a statement's action set
+//! is computed once per policy and combined with Allow/Deny by set operations. Concrete `ecr:`
 //! names missing from the table get bits of their own (per policy, from bit
 //! [`UNKNOWN_FIRST`]) and count as write, the conservative reading.
+//!
+//! Must not know about statements or probes: it maps names and patterns to sets.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::sync::LazyLock;
 
 use super::Access;
 use super::glob;
@@ -79,9 +83,7 @@ pub const REGISTRY_ACTIONS: [&str; 25] = [
 ];
 
 /// First bit used for concrete `ecr:` names missing from the table.
-pub const UNKNOWN_FIRST: u32 = REPOSITORY_ACTIONS.len() as u32;
-/// Bits of the known repository actions.
-pub const KNOWN_MASK: u64 = (1u64 << UNKNOWN_FIRST) - 1;
+pub const UNKNOWN_FIRST: usize = REPOSITORY_ACTIONS.len();
 /// Actions a V1 registry policy governs (spec §10).
 pub const V1_NAMES: [&str; 3] = [
     "ReplicateImage",
@@ -89,115 +91,150 @@ pub const V1_NAMES: [&str; 3] = [
     "CreateRepository",
 ];
 
-/// Slots of the action-name hash table (a power of two, about four times the 60 names).
-const SLOTS: usize = 256;
+/// A set of action bits: the table's actions first, then one per unknown name of the policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActionSet {
+    /// Bit `b` is bit `b % 64` of word `b / 64`; missing words are empty.
+    words: Vec<u64>,
+}
 
-/// Up to 8 bytes of `b` from `at`, little-endian, each with bit 0x20 set: ASCII letters hash
-/// the same in either case (other bytes may collide, which only costs a probe; equality is
-/// checked exactly).
-const fn word_ci(b: &[u8], at: usize) -> u64 {
-    let mut w = 0u64;
-    let mut i = 0;
-    while i < 8 && at + i < b.len() {
-        w |= ((b[at + i] | 0x20) as u64) << (8 * i);
-        i += 1;
+impl ActionSet {
+    /// The set of one bit.
+    pub fn of(bit: usize) -> Self {
+        let mut s = ActionSet::default();
+        s.insert(bit);
+        s
     }
-    w
-}
 
-/// ASCII-case-insensitive hash of an action name from its length and its first and last
-/// eight bytes (every table name is told apart by them), usable in `const` context: a
-/// byte-at-a-time hash made the lookup most of the cost of resolving an action literal.
-const fn hash_ci(b: &[u8]) -> usize {
-    let last = if b.len() > 8 { b.len() - 8 } else { 0 };
-    let h = (word_ci(b, 0) ^ word_ci(b, last).rotate_left(29) ^ b.len() as u64)
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 56) as usize & (SLOTS - 1)
-}
-
-/// Open-addressing table over every SAR action name, built at compile time: 0 is empty,
-/// `1..=35` is a repository action (bit + 1), above that a registry-level action. Every
-/// action literal of every policy is looked up, so this replaced a linear scan of the table
-/// that cost several hundred instructions per literal.
-const NAME_SLOTS: [u8; SLOTS] = {
-    let mut t = [0u8; SLOTS];
-    let mut k = 0;
-    while k < REPOSITORY_ACTIONS.len() + REGISTRY_ACTIONS.len() {
-        let name: &[u8] = if k < REPOSITORY_ACTIONS.len() {
-            let full = REPOSITORY_ACTIONS[k].0.as_bytes();
-            full.split_at(4).1
-        } else {
-            REGISTRY_ACTIONS[k - REPOSITORY_ACTIONS.len()].as_bytes()
-        };
-        let mut slot = hash_ci(name);
-        while t[slot] != 0 {
-            slot = (slot + 1) & (SLOTS - 1);
+    /// Bits `0..n`.
+    pub fn first(n: usize) -> Self {
+        let mut s = ActionSet::default();
+        for b in 0..n {
+            s.insert(b);
         }
-        t[slot] = (k + 1) as u8;
-        k += 1;
+        s
     }
-    t
-};
+
+    pub fn insert(&mut self, bit: usize) {
+        let w = bit / 64;
+        if self.words.len() <= w {
+            self.words.resize(w + 1, 0);
+        }
+        self.words[w] |= 1 << (bit % 64);
+    }
+
+    pub fn contains(&self, bit: usize) -> bool {
+        self.words
+            .get(bit / 64)
+            .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn clear(&mut self) {
+        self.words.clear();
+    }
+
+    /// Adds every bit of `other`.
+    pub fn union_with(&mut self, other: &ActionSet) {
+        if self.words.len() < other.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w |= o;
+        }
+    }
+
+    /// Keeps only the bits also in `other`.
+    pub fn intersect_with(&mut self, other: &ActionSet) {
+        self.words.truncate(other.words.len());
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w &= o;
+        }
+    }
+
+    /// Removes every bit of `other`.
+    pub fn subtract(&mut self, other: &ActionSet) {
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w &= !o;
+        }
+    }
+
+    pub fn intersects(&self, other: &ActionSet) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
+
+    /// The bits, in increasing order.
+    pub fn bits(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(k, &w)| {
+            (0..64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| k * 64 + b)
+        })
+    }
+
+    /// `self & include & !exclude`, as a new set.
+    pub fn within_except(&self, include: &ActionSet, exclude: &ActionSet) -> ActionSet {
+        let mut out = self.clone();
+        out.intersect_with(include);
+        out.subtract(exclude);
+        out
+    }
+}
 
 /// What a concrete action name (without `ecr:`) is in the SAR table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Known {
-    Repository(u32),
+    /// A repository-scoped action and its bit.
+    Repository(usize),
     Registry,
     Unknown,
 }
 
-/// [`hash_ci`] with whole-word loads, for lookups at run time.
-fn hash_ci_fast(b: &[u8]) -> usize {
-    const CASE: u64 = 0x2020_2020_2020_2020;
-    match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
-        (Some(first), Some(last)) => {
-            let h = ((u64::from_le_bytes(*first) | CASE)
-                ^ (u64::from_le_bytes(*last) | CASE).rotate_left(29)
-                ^ b.len() as u64)
-                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-            (h >> 56) as usize & (SLOTS - 1)
-        }
-        _ => hash_ci(b),
-    }
+fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
+    a.bytes()
+        .map(|c| c.to_ascii_lowercase())
+        .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
 }
 
+/// Every SAR action name without `ecr:`, sorted case-insensitively for binary search.
+static NAMES: LazyLock<Vec<(&'static str, Known)>> = LazyLock::new(|| {
+    let repository = REPOSITORY_ACTIONS
+        .iter()
+        .enumerate()
+        .map(|(b, (n, _))| (&n[4..], Known::Repository(b)));
+    let registry = REGISTRY_ACTIONS.iter().map(|n| (*n, Known::Registry));
+    let mut names: Vec<_> = repository.chain(registry).collect();
+    names.sort_by(|a, b| cmp_ignore_case(a.0, b.0));
+    names
+});
+
 fn lookup(name: &str) -> Known {
-    let nb = name.as_bytes();
-    let mut slot = hash_ci_fast(nb);
-    loop {
-        let e = NAME_SLOTS[slot] as usize;
-        if e == 0 {
-            return Known::Unknown;
-        }
-        let k = e - 1;
-        let cand: &[u8] = if k < REPOSITORY_ACTIONS.len() {
-            &REPOSITORY_ACTIONS[k].0.as_bytes()[4..]
-        } else {
-            REGISTRY_ACTIONS[k - REPOSITORY_ACTIONS.len()].as_bytes()
-        };
-        // Names are nearly always written in the table's case: compare exactly first.
-        if cand == nb || cand.eq_ignore_ascii_case(nb) {
-            return if k < REPOSITORY_ACTIONS.len() {
-                Known::Repository(k as u32)
-            } else {
-                Known::Registry
-            };
-        }
-        slot = (slot + 1) & (SLOTS - 1);
+    match NAMES.binary_search_by(|(n, _)| cmp_ignore_case(n, name)) {
+        Ok(i) => NAMES[i].1,
+        Err(_) => Known::Unknown,
     }
 }
 
 /// Bit of a table action by exact (case-insensitive) name, without the `ecr:` prefix.
-pub fn bit_of(name: &str) -> Option<u32> {
+pub fn bit_of(name: &str) -> Option<usize> {
     match lookup(name) {
         Known::Repository(b) => Some(b),
         _ => None,
     }
 }
 
-/// Unknown concrete action names of one policy, each with its own bit (the last bit is
-/// shared once the 29 spare bits run out).
+fn is_pattern(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+/// Unknown concrete action names of one policy, each with its own bit.
 #[derive(Debug, Default, Clone)]
 pub struct ActionNames {
     pub unknown: Vec<String>,
@@ -205,219 +242,117 @@ pub struct ActionNames {
 
 impl ActionNames {
     /// All bits in use: known actions plus this policy's unknown names.
-    pub fn universe(&self) -> u64 {
-        let n = (UNKNOWN_FIRST as usize + self.unknown.len()).min(64);
-        if n == 64 { u64::MAX } else { (1u64 << n) - 1 }
+    pub fn universe(&self) -> ActionSet {
+        ActionSet::first(UNKNOWN_FIRST + self.unknown.len())
+    }
+
+    fn unknown_bit(&self, name: &str) -> Option<usize> {
+        self.unknown
+            .iter()
+            .position(|u| u.eq_ignore_ascii_case(name))
+            .map(|i| UNKNOWN_FIRST + i)
     }
 
     /// Registers a concrete pattern if it names an `ecr:` action missing from the table.
     pub fn note_pattern(&mut self, pat: &str) {
-        if pat.bytes().any(|b| b == b'*' || b == b'?') {
-            return;
-        }
-        let Some(name) = strip_ecr(pat) else { return };
-        if name.is_empty() || lookup(name) != Known::Unknown {
-            return;
-        }
-        if self.unknown.iter().any(|u| u.eq_ignore_ascii_case(name)) {
-            return;
-        }
-        if self.unknown.len() < (64 - UNKNOWN_FIRST as usize) {
-            self.unknown.push(name.to_string());
-        }
+        let _ = self.concrete(pat);
     }
 
-    /// Mask of a concrete (wildcard-free) action literal, registering it first if it names an
-    /// `ecr:` action missing from the table: [`note_pattern`](Self::note_pattern) and
-    /// [`mask_of`](Self::mask_of) in one table lookup, for the evaluator's single pass over
-    /// a policy's actions. `None` for a pattern, whose mask needs every unknown name first.
-    pub fn concrete(&mut self, pat: &str) -> Option<u64> {
-        if glob::has_wildcard(pat.as_bytes()) {
+    /// Set of a concrete (wildcard-free) action literal, registering it first if it names an
+    /// `ecr:` action missing from the table. `None` for a pattern, whose set needs every
+    /// unknown name first.
+    pub fn concrete(&mut self, pat: &str) -> Option<ActionSet> {
+        if is_pattern(pat) {
             return None;
         }
-        let Some(name) = strip_ecr(pat) else {
-            return Some(0);
+        let name = match strip_ecr(pat) {
+            Some(name) if !name.is_empty() => name,
+            _ => return Some(ActionSet::default()),
         };
-        if name.is_empty() {
-            return Some(0);
-        }
         match lookup(name) {
-            Known::Repository(b) => return Some(1 << b),
-            Known::Registry => return Some(0),
+            Known::Repository(b) => return Some(ActionSet::of(b)),
+            Known::Registry => return Some(ActionSet::default()),
             Known::Unknown => {}
         }
-        let i = match self
-            .unknown
-            .iter()
-            .position(|u| u.eq_ignore_ascii_case(name))
-        {
-            Some(i) => i,
-            None if self.unknown.len() < (64 - UNKNOWN_FIRST as usize) => {
-                self.unknown.push(name.to_string());
-                self.unknown.len() - 1
-            }
-            None => return Some(0),
-        };
-        Some(1 << (UNKNOWN_FIRST as usize + i).min(63))
+        if let Some(b) = self.unknown_bit(name) {
+            return Some(ActionSet::of(b));
+        }
+        self.unknown.push(name.to_string());
+        Some(ActionSet::of(UNKNOWN_FIRST + self.unknown.len() - 1))
     }
 
     /// Name (`ecr:Name`) of a bit.
-    pub fn name(&self, bit: u32) -> Cow<'static, str> {
-        if bit < UNKNOWN_FIRST {
-            Cow::Borrowed(REPOSITORY_ACTIONS[bit as usize].0)
-        } else {
-            match self.unknown.get((bit - UNKNOWN_FIRST) as usize) {
+    pub fn name(&self, bit: usize) -> Cow<'static, str> {
+        match REPOSITORY_ACTIONS.get(bit) {
+            Some((n, _)) => Cow::Borrowed(n),
+            None => match self.unknown.get(bit - UNKNOWN_FIRST) {
                 Some(n) => Cow::Owned(format!("ecr:{n}")),
                 None => Cow::Borrowed("ecr:(unknown)"),
-            }
+            },
         }
     }
 
     /// Bits matched by one action pattern (case-insensitive, `*` and `?`).
-    pub fn mask_of(&self, pat: &str) -> u64 {
+    pub fn mask_of(&self, pat: &str) -> ActionSet {
         if pat == "*" || pat.eq_ignore_ascii_case("ecr:*") {
             return self.universe();
         }
-        if !pat.bytes().any(|b| b == b'*' || b == b'?') {
-            let Some(name) = strip_ecr(pat) else { return 0 };
-            if let Some(b) = bit_of(name) {
-                return 1 << b;
-            }
-            return match self
-                .unknown
-                .iter()
-                .position(|u| u.eq_ignore_ascii_case(name))
-            {
-                Some(i) => 1 << (UNKNOWN_FIRST as usize + i).min(63),
-                None => 0,
-            };
+        if !is_pattern(pat) {
+            let bit = strip_ecr(pat).and_then(|name| bit_of(name).or(self.unknown_bit(name)));
+            return bit.map(ActionSet::of).unwrap_or_default();
         }
         // A wildcard pattern must be able to start with "ecr:".
-        let pb = pat.as_bytes();
-        let lit_prefix = pb.iter().take_while(|c| **c != b'*' && **c != b'?').count();
-        let p4 = lit_prefix.min(4);
-        if !pb[..p4].eq_ignore_ascii_case(&b"ecr:"[..p4]) {
-            return 0;
+        let literal = &pat[..pat.find(['*', '?']).unwrap_or(pat.len())];
+        let p4 = literal.len().min(4);
+        if !literal.as_bytes()[..p4].eq_ignore_ascii_case(&b"ecr:"[..p4]) {
+            return ActionSet::default();
         }
-        let mut m = 0u64;
-        let mut buf = String::with_capacity(48);
-        for (i, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
-            if glob::matches_ci(pb, n.as_bytes()) {
-                m |= 1 << i;
+        let mut m = ActionSet::default();
+        for (b, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
+            if glob::matches_ci(pat, n) {
+                m.insert(b);
             }
         }
         for (i, n) in self.unknown.iter().enumerate() {
-            buf.clear();
-            buf.push_str("ecr:");
-            buf.push_str(n);
-            if glob::matches_ci(pb, buf.as_bytes()) {
-                m |= 1 << (UNKNOWN_FIRST as usize + i).min(63);
+            if glob::matches_ci(pat, &format!("ecr:{n}")) {
+                m.insert(UNKNOWN_FIRST + i);
             }
         }
         m
     }
-}
 
-fn strip_ecr(pat: &str) -> Option<&str> {
-    let b = pat.as_bytes();
-    if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"ecr:") {
-        Some(&pat[4..])
-    } else {
-        None
-    }
-}
-
-/// Byte-wise `a < b`, usable in `const` context.
-const fn name_less(a: &[u8], b: &[u8]) -> bool {
-    let mut i = 0;
-    while i < a.len() && i < b.len() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
-        i += 1;
-    }
-    a.len() < b.len()
-}
-
-/// The table's bits in the order of their names, computed at compile time: grants list
-/// their actions sorted, and walking this order replaces sorting strings per grant.
-const NAME_ORDER: [u8; REPOSITORY_ACTIONS.len()] = {
-    let mut order = [0u8; REPOSITORY_ACTIONS.len()];
-    let mut k = 0;
-    while k < order.len() {
-        order[k] = k as u8;
-        k += 1;
-    }
-    let mut i = 1;
-    while i < order.len() {
-        let mut j = i;
-        while j > 0
-            && name_less(
-                REPOSITORY_ACTIONS[order[j] as usize].0.as_bytes(),
-                REPOSITORY_ACTIONS[order[j - 1] as usize].0.as_bytes(),
-            )
-        {
-            let t = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = t;
-            j -= 1;
-        }
-        i += 1;
-    }
-    order
-};
-
-impl ActionNames {
-    /// The `ecr:Name` form of every bit of `mask`, sorted by name. Known names are borrowed
-    /// from the table: every exposing grant lists its actions, and a copy of each name was
-    /// a third of the allocations of a typical verdict.
-    pub fn sorted_names(&self, mask: u64) -> Vec<Cow<'static, str>> {
-        let mut out = Vec::with_capacity(mask.count_ones() as usize);
-        if mask & !KNOWN_MASK == 0 {
-            for &b in &NAME_ORDER {
-                if mask & (1 << b) != 0 {
-                    out.push(Cow::Borrowed(REPOSITORY_ACTIONS[b as usize].0));
-                }
-            }
-            return out;
-        }
-        let mut m = mask;
-        while m != 0 {
-            out.push(self.name(m.trailing_zeros()));
-            m &= m - 1;
-        }
+    /// The `ecr:Name` form of every bit of `set`, sorted by name.
+    pub fn sorted_names(&self, set: &ActionSet) -> Vec<Cow<'static, str>> {
+        let mut out: Vec<_> = set.bits().map(|b| self.name(b)).collect();
         out.sort();
         out
     }
 }
 
-/// Level of one bit: the table's, or write for unknown names.
-pub fn level_of(bit: u32) -> Access {
-    if bit < UNKNOWN_FIRST {
-        REPOSITORY_ACTIONS[bit as usize].1
-    } else {
-        Access::Write
-    }
+fn strip_ecr(pat: &str) -> Option<&str> {
+    let prefix = pat.get(..4)?;
+    prefix.eq_ignore_ascii_case("ecr:").then(|| &pat[4..])
 }
 
-/// Highest level in a mask.
-pub fn max_level(mask: u64) -> Access {
-    let mut lvl = Access::None;
-    let mut m = mask;
-    while m != 0 {
-        let b = m.trailing_zeros();
-        lvl = lvl.max(level_of(b));
-        m &= m - 1;
-    }
-    lvl
+/// Level of one bit: the table's, or write for unknown names.
+pub fn level_of(bit: usize) -> Access {
+    REPOSITORY_ACTIONS
+        .get(bit)
+        .map_or(Access::Write, |(_, level)| *level)
+}
+
+/// Highest level in a set.
+pub fn max_level(set: &ActionSet) -> Access {
+    set.bits().map(level_of).max().unwrap_or(Access::None)
 }
 
 /// Bits of the V1 registry actions.
-pub fn v1_mask() -> u64 {
-    V1_NAMES
-        .iter()
-        .filter_map(|n| bit_of(n))
-        .fold(0, |m, b| m | (1 << b))
+pub fn v1_mask() -> ActionSet {
+    let mut m = ActionSet::default();
+    for b in V1_NAMES.iter().filter_map(|n| bit_of(n)) {
+        m.insert(b);
+    }
+    m
 }
 
 #[cfg(test)]
@@ -488,11 +423,11 @@ mod tests {
             assert_eq!(lookup(n), Known::Registry, "{n}");
             assert_eq!(lookup(&n.to_ascii_uppercase()), Known::Registry, "{n}");
         }
-        // The hash table answers for every name in any case, and for nothing else.
+        // The lookup answers for every name in any case, and for nothing else.
         for (i, (n, _)) in REPOSITORY_ACTIONS.iter().enumerate() {
             let n = &n[4..];
-            assert_eq!(lookup(&n.to_ascii_lowercase()), Known::Repository(i as u32));
-            assert_eq!(lookup(&n.to_ascii_uppercase()), Known::Repository(i as u32));
+            assert_eq!(lookup(&n.to_ascii_lowercase()), Known::Repository(i));
+            assert_eq!(lookup(&n.to_ascii_uppercase()), Known::Repository(i));
             assert_eq!(lookup(&n[1..]), Known::Unknown, "{n}");
             assert_eq!(lookup(&format!("{n}X")), Known::Unknown, "{n}");
         }
@@ -502,7 +437,7 @@ mod tests {
     #[test]
     fn pattern_levels_follow_the_spec_consequences() {
         let names = ActionNames::default();
-        let lvl = |p: &str| max_level(names.mask_of(p));
+        let lvl = |p: &str| max_level(&names.mask_of(p));
         assert_eq!(lvl("ecr:Batch*"), Access::Write);
         assert_eq!(lvl("ecr:Put*"), Access::Write);
         assert_eq!(lvl("ecr:Delete*"), Access::Admin);
@@ -517,8 +452,8 @@ mod tests {
         assert_eq!(lvl("ecr:*"), Access::Admin);
         assert_eq!(lvl("ec?:Describe*"), Access::Read);
         assert_eq!(lvl("*:ListImages"), Access::Read);
-        assert_eq!(names.mask_of("ecr:*").count_ones(), 35);
-        assert_eq!(names.mask_of("ecr:Get?ownloadUrlForLayer").count_ones(), 1);
+        assert_eq!(names.mask_of("ecr:*").len(), 35);
+        assert_eq!(names.mask_of("ecr:Get?ownloadUrlForLayer").len(), 1);
     }
 
     #[test]
@@ -526,67 +461,17 @@ mod tests {
         let mut names = ActionNames::default();
         names.note_pattern("ecr:ZzNewAction");
         names.note_pattern("ecr:AaNewAction");
-        let known = KNOWN_MASK;
-        for mask in [
-            0,
-            1,
-            known,
-            known & 0x5555_5555,
-            1 << 7 | 1 << 3,
-            known | 1 << 35,
-            1 << 36,
-        ] {
-            let mut expected: Vec<Cow<str>> = (0..64)
-                .filter(|b| mask & (1u64 << b) != 0)
-                .map(|b| names.name(b))
-                .collect();
-            expected.sort();
-            assert_eq!(names.sorted_names(mask), expected, "mask {mask:#x}");
-        }
-    }
-
-    #[test]
-    fn run_time_hash_agrees_with_the_table_hash() {
-        for name in [
-            "",
-            "a",
-            "PutImage",
-            "putimage",
-            "GetDownloadUrlForLayer",
-            "x\u{e9}y12345678",
-        ] {
-            assert_eq!(
-                hash_ci_fast(name.as_bytes()),
-                hash_ci(name.as_bytes()),
-                "{name}"
-            );
-        }
-        for (n, _) in REPOSITORY_ACTIONS {
-            let name = &n[4..];
-            assert_eq!(hash_ci_fast(name.as_bytes()), hash_ci(name.as_bytes()));
-            let upper = name.to_ascii_uppercase();
-            assert_eq!(hash_ci_fast(upper.as_bytes()), hash_ci(name.as_bytes()));
-        }
-    }
-
-    #[test]
-    fn every_table_name_sits_within_two_slots_of_its_hash() {
-        // The hash keeps lookups short: a name displaced far from its slot would mean a
-        // poor hash (every lookup of a near name walks the same run).
-        let mut worst = 0;
-        for (k, slot) in NAME_SLOTS.iter().enumerate() {
-            if *slot == 0 {
-                continue;
-            }
-            let i = *slot as usize - 1;
-            let name: &[u8] = if i < REPOSITORY_ACTIONS.len() {
-                &REPOSITORY_ACTIONS[i].0.as_bytes()[4..]
-            } else {
-                REGISTRY_ACTIONS[i - REPOSITORY_ACTIONS.len()].as_bytes()
-            };
-            worst = worst.max((k + SLOTS - hash_ci(name)) % SLOTS);
-        }
-        assert!(worst <= 2, "a table name sits {worst} slots past its hash");
+        let all = names.universe();
+        assert_eq!(all.len(), 37);
+        let listed = names.sorted_names(&all);
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        assert!(listed.contains(&Cow::Borrowed("ecr:AaNewAction")));
+        assert_eq!(
+            names.sorted_names(&ActionSet::default()),
+            Vec::<Cow<str>>::new()
+        );
     }
 
     #[test]
@@ -598,10 +483,10 @@ mod tests {
         names.note_pattern("ecr:New*");
         assert_eq!(names.unknown.len(), 1);
         let m = names.mask_of("ecr:BrandNewAction");
-        assert_eq!(m, 1 << UNKNOWN_FIRST);
-        assert_eq!(max_level(m), Access::Write);
+        assert_eq!(m, ActionSet::of(UNKNOWN_FIRST));
+        assert_eq!(max_level(&m), Access::Write);
         assert_eq!(names.mask_of("ecr:Brand*"), m);
-        assert_eq!(names.mask_of("*") & m, m);
+        assert!(names.mask_of("*").contains(UNKNOWN_FIRST));
         assert_eq!(names.name(UNKNOWN_FIRST), "ecr:BrandNewAction");
     }
 }

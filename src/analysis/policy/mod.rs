@@ -13,8 +13,7 @@
 //! structure, error codes and element paths) -> `parse` (the parsed `Policy` types, the
 //! size cap and the entry point) -> `eval` (probing evaluator, grants, explanations),
 //! with `actions` (the action table), `principal` (principal forms),
-//! `condition` (keys and operators), `glob` (wildcards) and `swar` (eight-byte scans) beneath
-//! it.
+//! `condition` (keys and operators) and `glob` (wildcards) beneath it.
 //!
 //! Conventions: error paths name `Statement` when the policy has one statement object and
 //! `Statement[i]` when `Statement` is an array; `Grant::statement` is the zero-based index in
@@ -29,7 +28,6 @@ mod grammar;
 pub(crate) mod json;
 pub mod parse;
 mod principal;
-mod swar;
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
