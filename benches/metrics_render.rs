@@ -110,6 +110,7 @@ fn main() {
         exceptions,
         required_tags: vec!["owner".into()],
         api_stats: None,
+        shard: ecr_exposure_exporter::discovery::ShardSpec::SINGLE,
     });
     let hwm_before = vm_hwm_kib().unwrap_or(0);
     let rss_snapshot = vm_kib("VmRSS:").unwrap_or(0);
