@@ -37,25 +37,7 @@ fn accounts_of(out: &ScanOutput) -> BTreeSet<String> {
 }
 
 fn scan(moto: &Moto, config: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> ScanOutput {
-    let out = moto
-        .exporter()
-        .args(["scan", "--once", "--format", "json", "--config"])
-        .arg(config)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run the exporter");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    ScanOutput {
-        code: out.status.code().unwrap_or(-1),
-        records: stdout
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).expect("JSON line"))
-            .collect(),
-        stdout,
-        stderr: String::from_utf8_lossy(&out.stderr).to_string(),
-    }
+    moto.scan_json_with(config, args, env)
 }
 
 #[test]

@@ -7,6 +7,8 @@
 
 use serde::Deserialize;
 use time::OffsetDateTime;
+
+use crate::model::is_account_id;
 use time::format_description::well_known::Rfc3339;
 
 /// The CloudTrail calls that change what the exporter reports.
@@ -226,10 +228,6 @@ fn repository_named(p: &RequestParameters) -> Option<String> {
         .strip_prefix("repository/")
         .filter(|n| !n.is_empty())
         .map(str::to_string)
-}
-
-fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -242,10 +242,17 @@ impl Moto {
 
     /// Run `scan --once --format json --config FILE`.
     pub fn scan_json(&self, config: &Path) -> ScanOutput {
+        self.scan_json_with(config, &[], &[])
+    }
+
+    /// As [`Moto::scan_json`], with more flags and environment variables.
+    pub fn scan_json_with(&self, config: &Path, args: &[&str], env: &[(&str, &str)]) -> ScanOutput {
         let out = self
             .exporter()
             .args(["scan", "--once", "--format", "json", "--config"])
             .arg(config)
+            .args(args)
+            .envs(env.iter().copied())
             .output()
             .expect("run the exporter");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
