@@ -284,6 +284,30 @@ fn the_fake_and_moto_give_the_same_findings() {
     assert_eq!(from_moto.code, 1, "moto: {}", from_moto.stderr);
     assert_eq!(from_fake.code, 1, "fake: {}", from_fake.stderr);
     assert_eq!(from_fake.kind("repository").len(), 72);
+    // A denied call is logged as one readable line: the service's code and message, not the
+    // SDK's debug dump of the raw response.
+    for (who, out) in [("moto", &from_moto), ("fake", &from_fake)] {
+        let denied: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("AWS call failed") && l.contains("access_denied"))
+            .collect();
+        assert!(
+            !denied.is_empty(),
+            "{who}: no denied call logged:\n{}",
+            out.stderr
+        );
+        for line in denied {
+            assert!(
+                line.contains("aws_code=AccessDeniedException"),
+                "{who}: {line}"
+            );
+            assert!(
+                !line.contains("raw: Response") && line.len() < 600,
+                "{who}: {line}"
+            );
+        }
+    }
     let exposed = from_fake
         .kind("repository")
         .iter()

@@ -318,7 +318,8 @@ impl Aws {
                         service,
                         operation,
                         error_code = e.class.as_label(),
-                        error = %DisplayErrorContext(&err),
+                        aws_code = e.aws_code.as_deref().unwrap_or(""),
+                        error = %e.message,
                         "AWS call failed"
                     );
                 }
