@@ -325,6 +325,30 @@ fn the_fake_and_moto_give_the_same_findings() {
 }
 
 #[test]
+fn every_account_and_region_shares_one_connection_pool() {
+    // 16 accounts x 2 regions: 32 targets, each with its own ECR and tagging clients, each
+    // account with its STS and Account clients. Clients share the process's HTTP client, so
+    // connections follow the calls in flight (`aws.max_concurrency`, 32, plus the uncapped
+    // AssumeRole calls of discovery), not the clients made; a pool per client (the SDK's
+    // default) opened at least one connection per client: 96 here.
+    let mut accounts = vec![fake::estate::DEFAULT_MANAGEMENT.to_string()];
+    accounts.extend((1..16).map(|i| format!("{}", 210_000_000_000u64 + i)));
+    let shape = small_shape("o-fake0000002", accounts);
+    let running = start_fake(shape, Faults::default());
+    let out = scan_fake(&running, 4);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.kind("target").len(), 32);
+    let counters = running.fake.counters.to_json();
+    let connections = counters["connections"].as_u64().expect("connections");
+    let calls = counters["total"].as_u64().expect("total");
+    println!("{connections} connections for {calls} calls over 32 targets");
+    assert!(
+        connections <= 48,
+        "{connections} connections for {calls} calls over 32 targets"
+    );
+}
+
+#[test]
 fn injected_throttling_is_retried_and_calls_meet_the_lower_bound() {
     // A clean scan: exactly the lower bound.
     let shape = small_shape(
