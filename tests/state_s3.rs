@@ -1,0 +1,263 @@
+//! The S3 state backend against moto's S3 (conditional writes are real there: a stale
+//! `If-Match` or an `If-None-Match: *` on an existing key answers 412 PreconditionFailed):
+//! one object per account with the served first-seen times, no rewrite of unchanged
+//! accounts, first-seen times across a restart without local state, a conflicting writer
+//! merged, and a missing bucket survived.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::Moto;
+use support::s3::{Bucket, Daemon, PREFIX, objects_first_seen, s3_calls, sample, write_config};
+
+/// Each test runs moto and exporters: one at a time keeps 2 cores usable.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+const MGMT: &str = "123456789012";
+const WAIT: Duration = Duration::from_secs(90);
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn active_accounts(manifest: &Value) -> Vec<String> {
+    let mut a: Vec<String> = manifest["active_accounts"]
+        .as_array()
+        .expect("active_accounts")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_string())
+        .collect();
+    a.sort();
+    a
+}
+
+fn cycles(metrics: &str) -> f64 {
+    sample(
+        metrics,
+        "ecr_exposure_scans_total",
+        &[("account_id", MGMT), ("region", "us-east-1")],
+    )
+}
+
+#[test]
+fn one_object_per_account_unchanged_ones_are_not_rewritten_and_a_restart_keeps_first_seen() {
+    let _serial = serial();
+    let moto = Moto::start();
+    let manifest = moto.seed("demo", &[]);
+    let accounts = active_accounts(&manifest);
+    let bucket = Bucket {
+        moto: &moto,
+        name: "exporter-state".into(),
+    };
+    bucket.create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&moto, dir.path(), &bucket.name, "1s");
+
+    let first = Daemon::start(&moto, &config, &dir.path().join("log1"), &[]);
+    first.wait_ready();
+    let served = first.first_seen();
+    assert!(!served.is_empty(), "the demo estate has findings");
+
+    // One object per account, holding exactly the served first-seen times.
+    let want_keys: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{PREFIX}{a}.json"))
+        .collect();
+    assert_eq!(bucket.keys(PREFIX), want_keys);
+    let docs: Vec<Value> = accounts.iter().map(|a| bucket.account(a).1).collect();
+    for (doc, account) in docs.iter().zip(&accounts) {
+        assert_eq!(doc["version"], 1, "{doc}");
+        assert_eq!(doc["account_id"], account.as_str());
+        let regions: Vec<&str> = doc["targets"]
+            .as_array()
+            .expect("targets")
+            .iter()
+            .map(|t| {
+                assert!(t["last_success"].as_i64().is_some(), "{t}");
+                t["region"].as_str().expect("region")
+            })
+            .collect();
+        assert_eq!(regions, ["eu-west-1", "us-east-1"], "{doc}");
+    }
+    assert_eq!(objects_first_seen(&docs), served);
+
+    // Later cycles change nothing: no more writes, and no read of a known account.
+    let m = first.metrics();
+    let (puts, gets, seen_cycles) = (
+        s3_calls(&m, "PutObject"),
+        s3_calls(&m, "GetObject"),
+        cycles(&m),
+    );
+    assert_eq!(gets, accounts.len() as f64, "one read per account:\n{m}");
+    assert_eq!(
+        puts,
+        accounts.len() as f64,
+        "one write per new object:\n{m}"
+    );
+    first.wait_for("/metrics", WAIT, |_, b| cycles(b) >= seen_cycles + 2.0);
+    let m = first.metrics();
+    assert_eq!(
+        s3_calls(&m, "PutObject"),
+        puts,
+        "unchanged accounts rewritten:\n{m}"
+    );
+    assert_eq!(s3_calls(&m, "GetObject"), gets);
+    drop(first); // SIGKILL: no shutdown write
+
+    // A new process with no local state continues the same first-seen times, and counts no
+    // opening again.
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = Daemon::start(&moto, &config, &dir.path().join("log2"), &[]);
+    second.wait_ready();
+    assert_eq!(second.first_seen(), served);
+    let m = second.metrics();
+    assert_eq!(
+        sample(&m, "ecr_exposure_findings_opened_total", &[]),
+        0.0,
+        "openings counted again after the restart:\n{m}"
+    );
+    assert_eq!(s3_calls(&m, "GetObject"), accounts.len() as f64);
+}
+
+#[test]
+fn a_conflicting_writer_is_merged_and_counted_and_nothing_is_lost() {
+    let _serial = serial();
+    let moto = Moto::start();
+    moto.seed("demo", &[]);
+    let bucket = Bucket {
+        moto: &moto,
+        name: "exporter-state".into(),
+    };
+    bucket.create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&moto, dir.path(), &bucket.name, "1s");
+    let daemon = Daemon::start(&moto, &config, &dir.path().join("log"), &[]);
+    daemon.wait_ready();
+
+    // Another writer changes the management account's object: it saw web-public 10 days
+    // earlier, and holds a finding from an older scan that this replica's scans do not have.
+    let (etag, mut doc) = bucket.account(MGMT);
+    let findings = doc["findings"].as_array_mut().expect("findings");
+    let web = findings
+        .iter_mut()
+        .find(|f| f["repository"] == "web-public" && f["region"] == "us-east-1")
+        .expect("web-public is exposed");
+    let earlier = web["first_seen"].as_i64().unwrap() - 864_000;
+    web["first_seen"] = earlier.into();
+    let mut ghost = web.clone();
+    ghost["repository"] = "deleted-long-ago".into();
+    findings.push(ghost);
+    for t in doc["targets"].as_array_mut().unwrap() {
+        t["last_success"] = (t["last_success"].as_i64().unwrap() - 3_600).into();
+    }
+    bucket.put_if_match(&format!("{PREFIX}{MGMT}.json"), &doc, &etag);
+
+    // A change in that account makes the replica write: its If-Match is stale now.
+    support::s3::make_public(&moto, MGMT, "us-east-1", "private-none");
+    let m = daemon.wait_for("/metrics", WAIT, |_, b| {
+        sample(b, "ecr_exposure_state_write_conflicts_total", &[]) >= 1.0
+    });
+    assert_eq!(
+        sample(&m, "ecr_exposure_state_save_failures_total", &[]),
+        0.0,
+        "{m}"
+    );
+    let key = |repo: &str| {
+        (
+            MGMT.to_string(),
+            "us-east-1".to_string(),
+            repo.to_string(),
+            "public_exposure".to_string(),
+        )
+    };
+    // The merged object: the earlier time kept, the new finding in, the stale one not back.
+    let (_, merged) = bucket.account(MGMT);
+    let stored = objects_first_seen([&merged]);
+    assert_eq!(
+        stored.get(&key("web-public")),
+        Some(&vec![earlier]),
+        "{merged}"
+    );
+    assert!(stored.contains_key(&key("private-none")), "{merged}");
+    assert!(!stored.contains_key(&key("deleted-long-ago")), "{merged}");
+    // And the replica serves the merged time too.
+    daemon.wait_for("/findings", WAIT, |_, b| {
+        support::s3::findings_first_seen(b)
+            .get(&key("private-none"))
+            .is_some()
+    });
+    let served = daemon.first_seen();
+    assert_eq!(served.get(&key("web-public")), Some(&vec![earlier]));
+    assert!(!served.contains_key(&key("deleted-long-ago")));
+}
+
+#[test]
+fn a_missing_bucket_is_counted_the_scan_goes_on_and_the_state_is_written_once_it_exists() {
+    let _serial = serial();
+    let moto = Moto::start();
+    let manifest = moto.seed("demo", &[]);
+    let accounts = active_accounts(&manifest);
+    let bucket = Bucket {
+        moto: &moto,
+        name: "created-later".into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&moto, dir.path(), &bucket.name, "1s");
+    let daemon = Daemon::start(&moto, &config, &dir.path().join("log"), &[]);
+    daemon.wait_ready();
+
+    // Every account's read and write failed: counted, while /metrics serves the findings.
+    let m = daemon.metrics();
+    let failures = sample(&m, "ecr_exposure_state_save_failures_total", &[]);
+    assert!(failures >= 2.0 * accounts.len() as f64, "{m}");
+    assert!(
+        m.lines()
+            .any(|l| l.starts_with("ecr_exposure_repository_exposed{")
+                && l.contains("repository=\"web-public\"")),
+        "{m}"
+    );
+    let before = daemon.first_seen();
+    assert!(
+        daemon
+            .log_text()
+            .contains("could not write the account's state object")
+    );
+
+    // The bucket appears: the next cycle writes every account, with the times kept in memory.
+    std::thread::sleep(Duration::from_millis(1100));
+    bucket.create();
+    let want_keys: Vec<String> = accounts
+        .iter()
+        .map(|a| format!("{PREFIX}{a}.json"))
+        .collect();
+    let start = std::time::Instant::now();
+    while bucket.keys(PREFIX) != want_keys {
+        assert!(
+            start.elapsed() < WAIT,
+            "objects not written:\n{}",
+            daemon.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let docs: Vec<Value> = accounts.iter().map(|a| bucket.account(a).1).collect();
+    assert_eq!(objects_first_seen(&docs), before);
+    assert_eq!(daemon.first_seen(), before);
+    // And failures stop.
+    let settled = sample(
+        &daemon.metrics(),
+        "ecr_exposure_state_save_failures_total",
+        &[],
+    );
+    let seen = cycles(&daemon.metrics());
+    daemon.wait_for("/metrics", WAIT, |_, b| cycles(b) >= seen + 2.0);
+    assert_eq!(
+        sample(
+            &daemon.metrics(),
+            "ecr_exposure_state_save_failures_total",
+            &[]
+        ),
+        settled
+    );
+}
