@@ -119,6 +119,11 @@ fn one_object_per_account_unchanged_ones_are_not_rewritten_and_a_restart_keeps_f
         "openings counted again after the restart:\n{m}"
     );
     assert_eq!(s3_calls(&m, "GetObject"), accounts.len() as f64);
+    assert_eq!(
+        s3_calls(&m, "PutObject"),
+        0.0,
+        "nothing changed since the last write (last success moved by less than an hour)"
+    );
 }
 
 #[test]
@@ -155,6 +160,8 @@ fn a_conflicting_writer_is_merged_and_counted_and_nothing_is_lost() {
     bucket.put_if_match(&format!("{PREFIX}{MGMT}.json"), &doc, &etag);
 
     // A change in that account makes the replica write: its If-Match is stale now.
+    let m = daemon.metrics();
+    let (puts, gets) = (s3_calls(&m, "PutObject"), s3_calls(&m, "GetObject"));
     support::s3::make_public(&moto, MGMT, "us-east-1", "private-none");
     let m = daemon.wait_for("/metrics", WAIT, |_, b| {
         sample(b, "ecr_exposure_state_write_conflicts_total", &[]) >= 1.0
@@ -164,6 +171,12 @@ fn a_conflicting_writer_is_merged_and_counted_and_nothing_is_lost() {
         0.0,
         "{m}"
     );
+    // The conflict costs one re-read and one more write, and only that account is written.
+    let m = daemon.wait_for("/metrics", WAIT, |_, b| {
+        s3_calls(b, "PutObject") >= puts + 2.0
+    });
+    assert_eq!(s3_calls(&m, "PutObject"), puts + 2.0, "{m}");
+    assert_eq!(s3_calls(&m, "GetObject"), gets + 1.0, "{m}");
     let key = |repo: &str| {
         (
             MGMT.to_string(),
@@ -184,9 +197,7 @@ fn a_conflicting_writer_is_merged_and_counted_and_nothing_is_lost() {
     assert!(!stored.contains_key(&key("deleted-long-ago")), "{merged}");
     // And the replica serves the merged time too.
     daemon.wait_for("/findings", WAIT, |_, b| {
-        support::s3::findings_first_seen(b)
-            .get(&key("private-none"))
-            .is_some()
+        support::s3::findings_first_seen(b).contains_key(&key("private-none"))
     });
     let served = daemon.first_seen();
     assert_eq!(served.get(&key("web-public")), Some(&vec![earlier]));

@@ -36,6 +36,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::model::{FindingKey, TargetId};
 use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, StateFile};
@@ -123,13 +124,32 @@ impl AccountState {
         self.findings == other.findings && self.targets == other.targets
     }
 
-    /// Whether writing `new` over `self` (what the object holds) would change something worth
-    /// a PUT: findings, first-seen times, the set of targets, or a last-success time that moved
-    /// by `refresh` or more (the last-success time alone moves every cycle; writing it every
+    /// What [`Fingerprint::differs`] compares later, without keeping the findings.
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint {
+            findings: digest(&self.findings),
+            targets: self.targets.clone(),
+        }
+    }
+}
+
+/// A stored version reduced to what deciding on a write needs: a digest of its findings and
+/// its targets with their last success. The S3 backend keeps one per owned account instead of
+/// a second copy of every finding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fingerprint {
+    findings: [u8; 32],
+    targets: Vec<PersistedTarget>,
+}
+
+impl Fingerprint {
+    /// Whether writing `new` over the stored version would change something worth a PUT:
+    /// findings, first-seen times, the set of targets, or a last-success time that moved by
+    /// `refresh` or more (the last-success time alone moves every cycle; writing it every
     /// time would cost one PUT per account per cycle for nothing but the staleness gauge after
     /// a restart).
     pub fn differs(&self, new: &AccountState, refresh: Duration) -> bool {
-        if self.findings != new.findings || self.targets.len() != new.targets.len() {
+        if self.targets.len() != new.targets.len() || self.findings != digest(&new.findings) {
             return true;
         }
         let refresh = i64::try_from(refresh.as_secs()).unwrap_or(i64::MAX);
@@ -141,6 +161,14 @@ impl AccountState {
                 }
         })
     }
+}
+
+/// SHA-256 of the findings' JSON: equal findings (sorted, as [`AccountState::normalize`]
+/// leaves them) give equal digests.
+fn digest(findings: &[PersistedFinding]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(findings).unwrap_or_default());
+    h.finalize().into()
 }
 
 /// Cut a whole state into one document per account (accounts with neither findings nor

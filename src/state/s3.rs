@@ -39,7 +39,7 @@ use tokio::sync::Mutex;
 use crate::aws::{Aws, CallError};
 use crate::model::FindingKey;
 use crate::state::lifecycle::Tracker;
-use crate::state::per_account::{self, AccountState};
+use crate::state::per_account::{self, AccountState, Fingerprint};
 use crate::state::store::utc_stamp;
 
 /// Attempts of one account's write when other writers keep changing the object.
@@ -81,8 +81,31 @@ enum Object {
     /// The object at `etag`; `None` when it was corrupt (copied aside, to be replaced).
     Present {
         etag: String,
+        stored: Option<Fingerprint>,
+    },
+}
+
+/// An object as read: whole, for the merge.
+#[derive(Debug)]
+enum Fetched {
+    Absent,
+    Present {
+        etag: String,
         doc: Option<AccountState>,
     },
+}
+
+impl Fetched {
+    /// What to remember of it.
+    fn remembered(&self) -> Object {
+        match self {
+            Fetched::Absent => Object::Absent,
+            Fetched::Present { etag, doc } => Object::Present {
+                etag: etag.clone(),
+                stored: doc.as_ref().map(AccountState::fingerprint),
+            },
+        }
+    }
 }
 
 /// What the process knows of the bucket.
@@ -195,7 +218,7 @@ impl S3Store {
         if missing.is_empty() {
             return report;
         }
-        let reads: Vec<(String, Result<Object, CallError>, Option<_>)> =
+        let reads: Vec<(String, Result<Fetched, CallError>, Option<_>)> =
             futures::stream::iter(missing)
                 .map(|a| async move {
                     let (object, corrupt) = match self.read(&a, now).await {
@@ -211,11 +234,11 @@ impl S3Store {
         for (account, object, corrupt) in reads {
             report.corrupt.extend(corrupt);
             match object {
-                Ok(object) => {
+                Ok(fetched) => {
                     report.read += 1;
-                    if let Object::Present {
+                    if let Fetched::Present {
                         doc: Some(theirs), ..
-                    } = &object
+                    } = &fetched
                     {
                         let merged = match local.remove(&account) {
                             Some(mine) => per_account::merge(&mine, theirs),
@@ -224,7 +247,7 @@ impl S3Store {
                         tracker.restore(merged.to_state_file());
                         report.restored += 1;
                     }
-                    known.objects.insert(account, object);
+                    known.objects.insert(account, fetched.remembered());
                 }
                 Err(e) => report.failed.push((account, e)),
             }
@@ -245,7 +268,8 @@ impl S3Store {
             };
             let prior = known.objects.get(account).cloned();
             if let Some(Object::Present {
-                doc: Some(stored), ..
+                stored: Some(stored),
+                ..
             }) = &prior
                 && !stored.differs(&mine, LAST_SUCCESS_REFRESH)
             {
@@ -298,7 +322,7 @@ impl S3Store {
                 Ok(etag) => {
                     result.object = Some(Object::Present {
                         etag,
-                        doc: Some(body),
+                        stored: Some(body.fingerprint()),
                     });
                     return result;
                 }
@@ -317,8 +341,8 @@ impl S3Store {
             };
             result.corrupt = corrupt.or(result.corrupt.take());
             match object {
-                Object::Absent => if_match = None,
-                Object::Present { etag, doc } => {
+                Fetched::Absent => if_match = None,
+                Fetched::Present { etag, doc } => {
                     if_match = Some(etag.clone());
                     body = match &doc {
                         Some(theirs) => per_account::merge(&job.mine, theirs),
@@ -327,7 +351,7 @@ impl S3Store {
                     if doc.as_ref().is_some_and(|d| d.same_content(&body)) {
                         // The other writer's version already says everything: nothing to put.
                         result.merged = Some(body);
-                        result.object = Some(Object::Present { etag, doc });
+                        result.object = Some(Fetched::Present { etag, doc }.remembered());
                         return result;
                     }
                     if !body.same_content(&job.mine) {
@@ -378,7 +402,7 @@ impl S3Store {
         &self,
         account: &str,
         now: OffsetDateTime,
-    ) -> Result<(Object, Option<(String, String, String)>), CallError> {
+    ) -> Result<(Fetched, Option<(String, String, String)>), CallError> {
         let key = self.location.key(account);
         let req = self
             .client
@@ -389,7 +413,7 @@ impl S3Store {
         let out = match self.aws.send("s3", "GetObject", req).await {
             Ok(out) => out,
             Err(e) if e.aws_code.as_deref() == Some("NoSuchKey") => {
-                return Ok((Object::Absent, None));
+                return Ok((Fetched::Absent, None));
             }
             Err(e) => return Err(e),
         };
@@ -413,7 +437,7 @@ impl S3Store {
         }
         match AccountState::parse(&bytes, account) {
             Ok(doc) => Ok((
-                Object::Present {
+                Fetched::Present {
                     etag,
                     doc: Some(doc),
                 },
@@ -422,7 +446,7 @@ impl S3Store {
             Err(problem) => {
                 let aside = self.copy_aside(&key, &bytes, now).await;
                 let corrupt = (account.to_string(), problem, aside);
-                Ok((Object::Present { etag, doc: None }, Some(corrupt)))
+                Ok((Fetched::Present { etag, doc: None }, Some(corrupt)))
             }
         }
     }

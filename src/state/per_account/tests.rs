@@ -220,24 +220,24 @@ fn last_success_alone_is_a_change_only_after_the_refresh_time() {
     let refresh = Duration::from_secs(3_600);
     let stored = doc(vec![finding("r", "x", 1)], vec![target("r", Some(10_000))]);
     let later = doc(vec![finding("r", "x", 1)], vec![target("r", Some(10_900))]);
-    assert!(!stored.differs(&later, refresh));
+    assert!(!stored.fingerprint().differs(&later, refresh));
     let much_later = doc(vec![finding("r", "x", 1)], vec![target("r", Some(13_600))]);
-    assert!(stored.differs(&much_later, refresh));
+    assert!(stored.fingerprint().differs(&much_later, refresh));
     let first_scan = doc(vec![finding("r", "x", 1)], vec![target("r", None)]);
-    assert!(first_scan.differs(&stored, refresh));
+    assert!(first_scan.fingerprint().differs(&stored, refresh));
     let new_finding = doc(
         vec![finding("r", "x", 1), finding("r", "y", 2)],
         vec![target("r", Some(10_000))],
     );
-    assert!(stored.differs(&new_finding, refresh));
+    assert!(stored.fingerprint().differs(&new_finding, refresh));
     let earlier = doc(vec![finding("r", "x", 0)], vec![target("r", Some(10_000))]);
     assert!(
-        stored.differs(&earlier, refresh),
+        stored.fingerprint().differs(&earlier, refresh),
         "a first-seen time changed"
     );
     let written_later = AccountState {
         written_at: 99_999,
         ..stored.clone()
     };
-    assert!(!stored.differs(&written_later, refresh));
+    assert!(!stored.fingerprint().differs(&written_later, refresh));
 }
