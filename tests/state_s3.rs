@@ -2,7 +2,8 @@
 //! `If-Match` or an `If-None-Match: *` on an existing key answers 412 PreconditionFailed):
 //! one object per account with the served first-seen times, no rewrite of unchanged
 //! accounts, first-seen times across a restart without local state, a conflicting writer
-//! merged, and a missing bucket survived.
+//! merged, a missing bucket survived, and a corrupt object kept intact while writes are denied,
+//! then copied aside and replaced.
 
 mod support;
 
@@ -270,5 +271,89 @@ fn a_missing_bucket_is_counted_the_scan_goes_on_and_the_state_is_written_once_it
             &[]
         ),
         settled
+    );
+}
+
+#[test]
+fn access_denied_keeps_a_corrupt_object_intact_and_once_allowed_it_is_copied_aside_and_replaced() {
+    let _serial = serial();
+    let moto = Moto::start();
+    let manifest = moto.seed("demo", &[]);
+    let accounts = active_accounts(&manifest);
+    let bucket = Bucket {
+        moto: &moto,
+        name: "exporter-state".into(),
+    };
+    bucket.create();
+    let key = format!("{PREFIX}{MGMT}.json");
+    let garbage = "{\"version\": 1, \"findings\": [truncated";
+    bucket.put_raw(&key, garbage.as_bytes());
+    // Every PutObject is refused, as with a role that lacks s3:PutObject.
+    moto.fault(
+        serde_json::json!({"operation": "PutObject", "error": "AccessDenied", "count": 100000}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&moto, dir.path(), &bucket.name, "1s");
+    let daemon = Daemon::start(&moto, &config, &dir.path().join("log"), &[]);
+    daemon.wait_ready();
+
+    // Refused writes are counted as such, the findings are served, and the corrupt object is
+    // neither set aside (the copy was refused too) nor overwritten.
+    let m = daemon.metrics();
+    assert!(
+        sample(&m, "ecr_exposure_state_save_failures_total", &[]) >= accounts.len() as f64,
+        "{m}"
+    );
+    assert!(
+        sample(
+            &m,
+            "ecr_exposure_aws_api_request_errors_total",
+            &[
+                ("service", "s3"),
+                ("operation", "PutObject"),
+                ("error_code", "access_denied")
+            ]
+        ) >= 1.0,
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, "ecr_exposure_state_load_failures_total", &[]),
+        0.0,
+        "{m}"
+    );
+    let served = daemon.first_seen();
+    assert!(served.keys().any(|k| k.0 == MGMT));
+    assert_eq!(bucket.get_raw(&key), garbage);
+    assert!(daemon.log_text().contains("could not be copied aside"));
+
+    // Allowed again: the corrupt object is copied aside, counted once, and replaced; every
+    // account is written with the first-seen times kept in memory meanwhile.
+    moto.reset_counts();
+    let start = std::time::Instant::now();
+    let aside = loop {
+        let keys = bucket.keys(PREFIX);
+        let aside = keys
+            .iter()
+            .find(|k| k.starts_with(&format!("{key}.corrupt-")));
+        if let Some(aside) = aside.filter(|_| keys.len() == accounts.len() + 1) {
+            break aside.clone();
+        }
+        assert!(start.elapsed() < WAIT, "{keys:?}\n{}", daemon.log_text());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert_eq!(bucket.get_raw(&aside), garbage);
+    let m = daemon.wait_for("/metrics", WAIT, |_, b| {
+        sample(b, "ecr_exposure_state_load_failures_total", &[]) >= 1.0
+    });
+    assert_eq!(
+        sample(&m, "ecr_exposure_state_load_failures_total", &[]),
+        1.0
+    );
+    let docs: Vec<Value> = accounts.iter().map(|a| bucket.account(a).1).collect();
+    assert_eq!(objects_first_seen(&docs), served);
+    assert!(
+        daemon
+            .log_text()
+            .contains("state object unreadable; copied aside")
     );
 }

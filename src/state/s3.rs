@@ -20,7 +20,8 @@
 //!   unchanged organization costs no S3 call per cycle.
 //! - **A corrupt object** (unparseable, unknown version, another account's data) is copied
 //!   aside to `<key>.corrupt-<UTC time>` (never losing it), counted like a corrupt state file,
-//!   and the account starts fresh: the next write replaces it (still conditionally).
+//!   and the account starts fresh: the next write replaces it (still conditionally). When the
+//!   copy fails, the object is left alone and the account unread, as in an outage.
 //! - **An outage** (unreachable bucket, access denied, missing bucket) fails the read or the
 //!   write of that account; it is reported to the caller (who counts it), nothing in memory is
 //!   lost, and the next cycle tries again.
@@ -443,16 +444,32 @@ impl S3Store {
                 },
                 None,
             )),
-            Err(problem) => {
-                let aside = self.copy_aside(&key, &bytes, now).await;
-                let corrupt = (account.to_string(), problem, aside);
-                Ok((Fetched::Present { etag, doc: None }, Some(corrupt)))
-            }
+            Err(problem) => match self.copy_aside(&key, &bytes, now).await {
+                Ok(aside) => {
+                    let corrupt = (account.to_string(), problem, aside);
+                    Ok((Fetched::Present { etag, doc: None }, Some(corrupt)))
+                }
+                // Never replace what could not be kept: the account stays unread (and so
+                // unwritten over) until the copy succeeds.
+                Err(e) => Err(CallError {
+                    message: format!(
+                        "s3://{}/{key} is corrupt ({problem}) and could not be copied aside, \
+                         so it is left as it is: {}",
+                        self.location.bucket, e.message
+                    ),
+                    ..e
+                }),
+            },
         }
     }
 
-    /// Keep a corrupt object's bytes next to it; where they went, or why they could not.
-    async fn copy_aside(&self, key: &str, bytes: &[u8], now: OffsetDateTime) -> String {
+    /// Keep a corrupt object's bytes next to it; where they went.
+    async fn copy_aside(
+        &self,
+        key: &str,
+        bytes: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<String, CallError> {
         let aside = format!("{key}.corrupt-{}", utc_stamp(now));
         let req = self
             .client
@@ -463,11 +480,12 @@ impl S3Store {
             .body(ByteStream::from(bytes.to_vec()))
             .send();
         match self.aws.send("s3", "PutObject", req).await {
-            Ok(_) => format!("s3://{}/{aside}", self.location.bucket),
+            Ok(_) => Ok(format!("s3://{}/{aside}", self.location.bucket)),
+            // A copy of this second is there already.
             Err(e) if e.aws_code.as_deref() == Some("PreconditionFailed") => {
-                format!("s3://{}/{aside} (already there)", self.location.bucket)
+                Ok(format!("s3://{}/{aside}", self.location.bucket))
             }
-            Err(e) => format!("(could not copy: {})", e.message),
+            Err(e) => Err(e),
         }
     }
 }

@@ -76,6 +76,22 @@ impl Bucket<'_> {
         )
     }
 
+    /// Unconditional put of raw bytes: the new ETag.
+    pub fn put_raw(&self, key: &str, body: &[u8]) -> String {
+        let v = self
+            .run(&["put", &self.name, key], Some(body))
+            .unwrap_or_else(|e| panic!("put {key}: {e}"));
+        v["etag"].as_str().expect("etag").to_string()
+    }
+
+    /// The raw bytes of an object (as text).
+    pub fn get_raw(&self, key: &str) -> String {
+        let v = self
+            .run(&["get", &self.name, key], None)
+            .unwrap_or_else(|e| panic!("get {key}: {e}"));
+        v["body"].as_str().expect("body").to_string()
+    }
+
     /// Conditional put (If-Match `etag`): the new ETag.
     pub fn put_if_match(&self, key: &str, body: &Value, etag: &str) -> String {
         let v = self
