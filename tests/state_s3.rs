@@ -357,3 +357,68 @@ fn access_denied_keeps_a_corrupt_object_intact_and_once_allowed_it_is_copied_asi
             .contains("state object unreadable; copied aside")
     );
 }
+
+#[test]
+fn a_bucket_that_does_not_answer_costs_one_round_of_timeouts_per_cycle_not_one_per_account() {
+    let _serial = serial();
+    let moto = Moto::start();
+    let n = 40;
+    let manifest = moto.seed(
+        "bench",
+        &[
+            "--accounts",
+            &n.to_string(),
+            "--regions",
+            "1",
+            "--repos",
+            "1",
+        ],
+    );
+    let accounts = active_accounts(&manifest);
+    let bucket = Bucket {
+        moto: &moto,
+        name: "exporter-state".into(),
+    };
+    bucket.create();
+    // Reads of the state hang longer than the read timeout.
+    moto.fault(serde_json::json!({"operation": "GetObject", "error": "slow", "delay_ms": 3000, "count": 100000}));
+    let dir = tempfile::tempdir().unwrap();
+    let statics: String = accounts
+        .iter()
+        .map(|a| format!("    - id: \"{a}\"\n"))
+        .collect();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "aws:\n  endpoint_url: {}\n  region: us-east-1\n  max_attempts: 2\n  initial_backoff: 5ms\n  \
+             max_backoff: 50ms\n  read_timeout: 500ms\n  operation_timeout: 5s\n\
+             regions: [us-east-1]\naccounts:\n  discovery: static\n  static:\n{statics}\
+             scan:\n  interval: 1h\n  timeout: 60s\n\
+             state:\n  backend: s3\n  s3:\n    bucket: {}\n",
+            moto.endpoint, bucket.name
+        ),
+    )
+    .unwrap();
+    let daemon = Daemon::start(&moto, &config, &dir.path().join("log"), &[]);
+    daemon.wait_ready();
+    let m = daemon.metrics();
+    // Every account's state failed, but only the first batch of reads was tried (16 at once,
+    // 2 attempts each), and no write was attempted after the bucket went silent.
+    assert!(
+        sample(&m, "ecr_exposure_state_save_failures_total", &[]) >= n as f64,
+        "{m}"
+    );
+    let counts = moto.counts();
+    let reads = counts.get("s3:GetObject").copied().unwrap_or(0);
+    assert!(
+        (1..=32).contains(&reads),
+        "{reads} GetObject requests for {n} accounts: {counts:?}"
+    );
+    assert_eq!(counts.get("s3:PutObject"), None, "{counts:?}");
+    assert!(
+        daemon
+            .log_text()
+            .contains("did not answer an earlier call of this cycle")
+    );
+}

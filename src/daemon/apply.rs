@@ -111,6 +111,10 @@ impl Applier {
     }
 }
 
+/// How long the S3 backend's last write at shutdown may take (within the process's
+/// shutdown deadline).
+const S3_SHUTDOWN_SAVE: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// The last write at shutdown: covers a failed write of the last cycle.
 pub(super) async fn save_at_shutdown(
     backend: &StateBackend,
@@ -125,8 +129,17 @@ pub(super) async fn save_at_shutdown(
             }
         }
         StateBackend::S3(store) => {
-            let saved = store.save(&mut tracker, clock.now()).await;
-            report_save(metrics, store, &saved);
+            // Bounded: an unreachable bucket must not hold the process past its deadline.
+            match tokio::time::timeout(S3_SHUTDOWN_SAVE, store.save(&mut tracker, clock.now()))
+                .await
+            {
+                Ok(saved) => report_save(metrics, store, &saved),
+                Err(_) => tracing::warn!(
+                    location = %store.location(),
+                    seconds = S3_SHUTDOWN_SAVE.as_secs(),
+                    "the last write of the state objects did not finish in time; changes of the last cycle are not saved"
+                ),
+            }
         }
     }
 }

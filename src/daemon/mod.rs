@@ -4,7 +4,8 @@
 //! cycle's changes and never counts an opening twice ([`apply`]):
 //! 1. the cycle hands over one analysed report per target (analysis runs in the cycle, each
 //!    target as it completes, see [`crate::cycle`]); they are applied to the tracker (in memory);
-//! 2. persist the state file atomically;
+//! 2. persist the state: the state file atomically, or the changed accounts' S3 objects
+//!    (which the S3 backend reads, for accounts new to the process, before step 1);
 //! 3. only then move the opened/resolved counters and the remediation histogram;
 //! 4. swap the new snapshot in for `/metrics` and `/findings`.
 //!

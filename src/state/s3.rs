@@ -24,20 +24,26 @@
 //!   copy fails, the object is left alone and the account unread, as in an outage.
 //! - **An outage** (unreachable bucket, access denied, missing bucket) fails the read or the
 //!   write of that account; it is reported to the caller (who counts it), nothing in memory is
-//!   lost, and the next cycle tries again.
+//!   lost, and the next cycle tries again. A call that gets no answer at all (timeout,
+//!   connection failure) stops the other accounts' calls for the rest of the cycle, so a
+//!   bucket that does not answer costs one round of timeouts per cycle, not one per account.
 //!
 //! Every call goes through [`Aws::send`] (counted as `service="s3"`). No decisions about
 //! findings here besides the merge: the tracker owns the lifecycle.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::StreamExt;
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
-use crate::aws::{Aws, CallError};
+use crate::aws::{ApiErrorCode, Aws, CallError};
 use crate::model::FindingKey;
 use crate::state::lifecycle::Tracker;
 use crate::state::per_account::{self, AccountState, Fingerprint};
@@ -153,6 +159,10 @@ pub struct S3Store {
     client: aws_sdk_s3::Client,
     location: S3Location,
     known: Mutex<Known>,
+    /// Set when a call got no answer at all (timeout, connection failure) in this cycle: the
+    /// remaining accounts are not tried until the next cycle, so a bucket that does not
+    /// answer costs one round of timeouts per cycle, not one per account.
+    silent: AtomicBool,
 }
 
 /// One account's write, computed without the lock.
@@ -185,7 +195,38 @@ impl S3Store {
             client,
             location,
             known: Mutex::new(Known::default()),
+            silent: AtomicBool::new(false),
         }
+    }
+
+    /// [`Aws::send`], unless the bucket went silent earlier in this cycle.
+    async fn send<T, E, R>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, SdkError<E, R>>>,
+    ) -> Result<T, CallError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        if self.silent.load(Ordering::Relaxed) {
+            return Err(CallError {
+                class: ApiErrorCode::Other,
+                aws_code: None,
+                message: format!(
+                    "not tried: {} did not answer an earlier call of this cycle",
+                    self.location
+                ),
+            });
+        }
+        let result = self.aws.send(service, operation, call).await;
+        if let Err(e) = &result
+            && e.aws_code.is_none()
+        {
+            self.silent.store(true, Ordering::Relaxed);
+        }
+        result
     }
 
     pub fn location(&self) -> &S3Location {
@@ -203,6 +244,7 @@ impl S3Store {
         now: OffsetDateTime,
     ) -> LoadReport {
         let mut known = self.known.lock().await;
+        self.silent.store(false, Ordering::Relaxed);
         if any_success {
             known.objects.retain(|a, _| accounts.contains(a));
             known.owned = accounts;
@@ -385,7 +427,7 @@ impl S3Store {
             Some(etag) => req.if_match(etag),
             None => req.if_none_match("*"),
         };
-        match self.aws.send("s3", "PutObject", req.send()).await {
+        match self.send("s3", "PutObject", req.send()).await {
             Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
             Err(e) => match e.aws_code.as_deref() {
                 Some("PreconditionFailed" | "ConditionalRequestConflict") => {
@@ -411,7 +453,7 @@ impl S3Store {
             .bucket(&self.location.bucket)
             .key(&key)
             .send();
-        let out = match self.aws.send("s3", "GetObject", req).await {
+        let out = match self.send("s3", "GetObject", req).await {
             Ok(out) => out,
             Err(e) if e.aws_code.as_deref() == Some("NoSuchKey") => {
                 return Ok((Fetched::Absent, None));
@@ -424,14 +466,14 @@ impl S3Store {
             .collect()
             .await
             .map_err(|e| CallError {
-                class: crate::aws::ApiErrorCode::Other,
+                class: ApiErrorCode::Other,
                 aws_code: None,
                 message: format!("reading s3://{}/{key}: {e}", self.location.bucket),
             })?
             .into_bytes();
         if etag.is_empty() {
             return Err(CallError {
-                class: crate::aws::ApiErrorCode::Other,
+                class: ApiErrorCode::Other,
                 aws_code: None,
                 message: format!("s3://{}/{key} came without an ETag", self.location.bucket),
             });
@@ -479,7 +521,7 @@ impl S3Store {
             .if_none_match("*")
             .body(ByteStream::from(bytes.to_vec()))
             .send();
-        match self.aws.send("s3", "PutObject", req).await {
+        match self.send("s3", "PutObject", req).await {
             Ok(_) => Ok(format!("s3://{}/{aside}", self.location.bucket)),
             // A copy of this second is there already.
             Err(e) if e.aws_code.as_deref() == Some("PreconditionFailed") => {
