@@ -3,7 +3,8 @@
 //! the one place that counts AWS calls), so a new call without its permission fails here. The one
 //! exception to read-only is the optional event-queue statement (docs/events.md): exactly
 //! `sqs:ReceiveMessage`, `sqs:DeleteMessage` and `sqs:GetQueueAttributes` on one named queue,
-//! the queue that deploy/events/ creates.
+//! the queue that deploy/events/ creates. The other is the optional S3 state statement
+//! (docs/state.md): exactly `s3:GetObject` and `s3:PutObject` on the objects under one prefix.
 
 #[path = "assets/common.rs"]
 mod common;
@@ -12,6 +13,9 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::{files_ending, repo_path};
+
+/// The Sid of the exporter policy's optional statement for the S3 state backend.
+const STATE_SID: &str = "PersistStateInS3";
 
 /// The Sid of the exporter policy's optional statement for the event queue.
 const QUEUE_SID: &str = "ConsumeEcrEventQueue";
@@ -59,8 +63,8 @@ fn allowed_actions(doc: &serde_json::Value) -> BTreeSet<String> {
 
 /// IAM actions for the AWS calls in `src/`, as `service:Operation`.
 fn actions_called_by_the_code() -> BTreeSet<String> {
-    let re =
-        regex_lite::Regex::new(r#"send(?:_uncapped)?\(\s*"([a-z_-]+)",\s*"([A-Za-z]+)""#).unwrap();
+    let re = regex_lite::Regex::new(r#"send(?:_uncapped)?\(\s*"([a-z0-9_-]+)",\s*"([A-Za-z]+)""#)
+        .unwrap();
     let mut found = BTreeSet::new();
     let mut stack = vec![repo_path("src")];
     while let Some(dir) = stack.pop() {
@@ -124,6 +128,7 @@ fn exporter_and_member_policies_cover_every_call_in_the_code() {
         "ecr:DescribeRepositories",
         "ecr:GetRepositoryPolicy",
         "sts:AssumeRole",
+        "s3:PutObject",
     ] {
         assert!(
             called.contains(must),
@@ -140,7 +145,10 @@ fn exporter_and_member_policies_cover_every_call_in_the_code() {
     let per_account: BTreeSet<String> = called
         .iter()
         .filter(|a| {
-            !a.starts_with("organizations:") && !a.starts_with("sts:") && !a.starts_with("sqs:")
+            !a.starts_with("organizations:")
+                && !a.starts_with("sts:")
+                && !a.starts_with("sqs:")
+                && !a.starts_with("s3:")
         })
         .cloned()
         .collect();
@@ -155,10 +163,10 @@ fn exporter_and_member_policies_cover_every_call_in_the_code() {
 fn exporter_and_member_policies_are_read_only() {
     for name in ["exporter-policy.json", "member-role-policy.json"] {
         let doc = load(name);
-        // The event-queue statement is held to its own, narrower test below.
+        // The event-queue and state statements are held to their own, narrower tests below.
         let actions: BTreeSet<String> = statements(&doc)
             .into_iter()
-            .filter(|s| s["Effect"] == "Allow" && s["Sid"] != QUEUE_SID)
+            .filter(|s| s["Effect"] == "Allow" && s["Sid"] != QUEUE_SID && s["Sid"] != STATE_SID)
             .flat_map(|s| strings(&s["Action"]))
             .collect();
         for action in actions {
@@ -247,6 +255,49 @@ fn the_event_queue_statement_is_exactly_three_sqs_actions_on_one_queue() {
         queue_name,
         "variables.tf queue_name default"
     );
+}
+
+/// The state statement is optional and separate (Sid `PersistStateInS3`): exactly
+/// `s3:GetObject` and `s3:PutObject`, on the objects under one bucket and prefix (no listing,
+/// no delete, no bucket-wide or account-wide wildcard); nothing else grants S3 actions.
+#[test]
+fn the_state_statement_is_get_and_put_under_one_prefix() {
+    let exporter = load("exporter-policy.json");
+    let state: Vec<&serde_json::Value> = statements(&exporter)
+        .into_iter()
+        .filter(|s| s["Sid"] == STATE_SID)
+        .collect();
+    assert_eq!(state.len(), 1, "one {STATE_SID} statement");
+    assert_eq!(state[0]["Effect"], "Allow");
+    let mut actions = strings(&state[0]["Action"]);
+    actions.sort();
+    assert_eq!(actions, ["s3:GetObject", "s3:PutObject"]);
+    let resources = strings(&state[0]["Resource"]);
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    let object = resources[0]
+        .strip_prefix("arn:aws:s3:::")
+        .and_then(|r| r.strip_suffix("/*"))
+        .unwrap_or_else(|| panic!("not the objects under a prefix: {}", resources[0]));
+    let (bucket, prefix) = object.split_once('/').expect("bucket/prefix");
+    assert!(
+        !bucket.is_empty() && !prefix.is_empty() && !object.contains('*'),
+        "one bucket and prefix: {object}"
+    );
+    for (name, doc) in [
+        ("exporter-policy.json", &exporter),
+        ("member-role-policy.json", &load("member-role-policy.json")),
+    ] {
+        for s in statements(doc)
+            .into_iter()
+            .filter(|s| s["Sid"] != STATE_SID)
+        {
+            let s3: Vec<String> = strings(&s["Action"])
+                .into_iter()
+                .filter(|a| a.starts_with("s3:"))
+                .collect();
+            assert!(s3.is_empty(), "{name} grants {s3:?} outside {STATE_SID}");
+        }
+    }
 }
 
 #[test]

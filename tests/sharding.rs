@@ -170,3 +170,84 @@ fn bad_shard_settings_stop_at_start() {
         assert!(stderr.contains(want), "{args:?}: {stderr}");
     }
 }
+
+/// With `state.backend: s3`, growing from 2 to 3 replicas keeps every finding's first-seen
+/// time: the replica that takes an account over reads the account's object and continues its
+/// ages (and counts none of its findings as opened again).
+#[test]
+fn a_reshard_from_two_to_three_replicas_keeps_every_first_seen_time() {
+    use support::s3::{Bucket, Daemon, FirstSeen, sample, write_config};
+
+    let moto = Moto::start();
+    // Moto draws account ids at random; a fixed seed gives ids of which one moves from shard
+    // 0 of 2 to shard 2 of 3 (jump hash moves about a third of the accounts).
+    moto.control("/moto-api/seed?a=1", &serde_json::json!({}));
+    let manifest = moto.seed("test", &[]);
+    let accounts: Vec<String> = manifest["active_accounts"]
+        .as_array()
+        .expect("active_accounts")
+        .iter()
+        .map(|a| a.as_str().expect("id").to_string())
+        .collect();
+    let moved: Vec<&String> = accounts
+        .iter()
+        .filter(|a| ShardSpec::shard_of(a, 2) != ShardSpec::shard_of(a, 3))
+        .collect();
+    assert!(
+        !moved.is_empty(),
+        "some account changes replica from 2 to 3 shards: {accounts:?}"
+    );
+    let bucket = Bucket {
+        moto: &moto,
+        name: "exporter-state".into(),
+    };
+    bucket.create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(&moto, dir.path(), &bucket.name, "1h");
+
+    let generation = |total: u32| -> (Vec<Daemon>, FirstSeen) {
+        let daemons: Vec<Daemon> = (0..total)
+            .map(|shard| {
+                let log = dir.path().join(format!("log-{shard}-of-{total}"));
+                let args = [
+                    format!("--total-shards={total}"),
+                    format!("--shard={shard}"),
+                ];
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                Daemon::start(&moto, &config, &log, &args)
+            })
+            .collect();
+        let mut union = FirstSeen::new();
+        for d in &daemons {
+            d.wait_ready();
+            for (key, times) in d.first_seen() {
+                assert!(
+                    union.insert(key.clone(), times).is_none(),
+                    "{key:?} in two shards"
+                );
+            }
+        }
+        (daemons, union)
+    };
+
+    let (two, before) = generation(2);
+    assert!(
+        before.keys().any(|k| moved.contains(&&k.0)),
+        "a moving account has findings"
+    );
+    for d in two {
+        d.terminate();
+    }
+    // First-seen times are whole seconds: a restarted age would show.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let (three, after) = generation(3);
+    assert_eq!(after, before, "first-seen times after the reshard");
+    for d in &three {
+        let m = d.metrics();
+        assert_eq!(
+            sample(&m, "ecr_exposure_findings_opened_total", &[]),
+            0.0,
+            "openings counted again:\n{m}"
+        );
+    }
+}

@@ -297,6 +297,23 @@ impl Aws {
         aws_sdk_sts::Client::new(&self.config_for(creds, self.home_region()))
     }
 
+    /// S3 client for the state backend: the process's own credentials (the state bucket
+    /// belongs to the exporter, not to a scanned account), `region` or the home region.
+    /// Path-style addressing when an endpoint URL is configured (emulators and most
+    /// S3-compatible stores do not serve bucket subdomains); checksums only where S3 requires
+    /// them, which S3-compatible stores understand too.
+    pub fn s3(&self, region: Option<&str>) -> aws_sdk_s3::Client {
+        let base = self.config_for(&self.ambient(), region.unwrap_or(self.home_region()));
+        let custom_endpoint = base.endpoint_url().is_some();
+        let conf = aws_sdk_s3::config::Builder::from(&base)
+            .force_path_style(custom_endpoint)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     /// Make one call: hold a global permit around `send`, count it, classify a failure.
     ///
     /// `call` must be the not-yet-polled `send()` future (futures are lazy, so the request

@@ -68,6 +68,8 @@ impl ApiErrorCode {
             | "ExpiredTokenException"
             | "RegionDisabledException" => ApiErrorCode::AccessDenied,
             "RequestTimeout" | "RequestTimeoutException" => ApiErrorCode::Timeout,
+            // S3 GetObject of an absent key (the state backend's first read of an account).
+            "NoSuchKey" => ApiErrorCode::NotFound,
             c if c.ends_with("NotFoundException") || c.ends_with("NotFound") => {
                 ApiErrorCode::NotFound
             }
@@ -195,6 +197,8 @@ mod tests {
             ("AccessDeniedException", AccessDenied),
             ("RepositoryPolicyNotFoundException", NotFound),
             ("RegistryPolicyNotFoundException", NotFound),
+            ("NoSuchKey", NotFound),
+            ("PreconditionFailed", Other),
             ("InternalFailure", Other),
         ] {
             assert_eq!(ApiErrorCode::from_aws_code(Some(code)), want, "{code}");

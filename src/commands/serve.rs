@@ -11,14 +11,14 @@ use anyhow::{Context, anyhow};
 use tokio::net::TcpListener;
 
 use crate::cli::ServeArgs;
-use crate::config::Config;
+use crate::config::{Config, StateBackendConfig};
 use crate::cycle::{self, ScanContext};
 use crate::daemon::{
     CycleFuture, CycleSource, Daemon, DaemonOptions, SHUTDOWN_DEADLINE, run_daemon,
 };
 use crate::http::WebConfig;
 use crate::metrics::{ApiCallSample, ApiStatsSource};
-use crate::state::SystemClock;
+use crate::state::{S3Location, S3Store, StateBackend, SystemClock};
 
 /// Run the exporter until SIGTERM/SIGINT: `Ok(0)` after a clean shutdown; `Err` (exit 2) on
 /// bad configuration or an unusable listen address.
@@ -63,7 +63,7 @@ async fn serve(
     let options = DaemonOptions {
         interval: config.scan.interval,
         jitter: config.scan.jitter,
-        state_path: config.state.path.clone(),
+        state: state_backend(&config, &ctx.aws),
         exceptions: config.exceptions.clone(),
         required_tags: config.tags.required.clone(),
         telemetry_path: args.telemetry_path.clone(),
@@ -73,7 +73,7 @@ async fn serve(
         version = crate::VERSION,
         revision = crate::REVISION,
         interval = %humantime::format_duration(options.interval),
-        state = %options.state_path.display(),
+        state = %options.state,
         "starting ecr-exposure-exporter"
     );
     let daemon = Daemon {
@@ -100,6 +100,22 @@ async fn serve(
     })
     .await;
     Ok(())
+}
+
+/// The configured state backend; the S3 one shares the scan's AWS layer (endpoint, retries,
+/// call counting) with the process's own credentials.
+fn state_backend(config: &Config, aws: &crate::aws::Aws) -> StateBackend {
+    match &config.state.backend {
+        StateBackendConfig::File => StateBackend::File(config.state.path.clone()),
+        StateBackendConfig::S3(s3) => {
+            let client = aws.s3(s3.region.as_ref().map(|r| r.as_str()));
+            let location = S3Location {
+                bucket: s3.bucket.clone(),
+                prefix: s3.prefix.clone(),
+            };
+            StateBackend::S3(Arc::new(S3Store::new(aws.clone(), client, location)))
+        }
+    }
 }
 
 /// The real cycles: one [`ScanContext`] for the life of the process (it holds the

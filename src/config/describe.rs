@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
 
-use super::{AccountsConfig, Config, DiscoveryMode, RegionSelection};
+use super::{AccountsConfig, Config, DiscoveryMode, RegionSelection, StateBackendConfig};
 
 /// A human summary of what the configuration would scan (`config check`).
 pub fn describe(config: &Config) -> String {
@@ -69,7 +69,18 @@ pub fn describe(config: &Config) -> String {
         d(w.read_timeout),
         d(w.operation_timeout)
     );
-    let _ = writeln!(out, "state: {}", config.state.path.display());
+    let _ = match &config.state.backend {
+        StateBackendConfig::File => writeln!(out, "state: {}", config.state.path.display()),
+        StateBackendConfig::S3(s3) => writeln!(
+            out,
+            "state: s3://{}/{} (one object per account; region {})",
+            s3.bucket,
+            s3.prefix,
+            s3.region
+                .as_ref()
+                .map_or("of aws.region".to_string(), |r| r.to_string())
+        ),
+    };
     let _ = match config.sharding.shard {
         crate::config::ShardSelection::PodName => writeln!(
             out,

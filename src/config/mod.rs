@@ -241,8 +241,29 @@ impl ShardingConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateConfig {
-    /// First-seen times survive restarts here.
+    /// First-seen times survive restarts here (the file backend).
     pub path: PathBuf,
+    pub backend: StateBackendConfig,
+}
+
+/// `state.backend`: where first-seen times are persisted.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StateBackendConfig {
+    /// One local file, `state.path`.
+    #[default]
+    File,
+    /// One object per account in S3, so state follows an account across replicas.
+    S3(S3StateConfig),
+}
+
+/// `state.s3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3StateConfig {
+    pub bucket: String,
+    /// Empty, or ends with `/`: objects are `<prefix><account_id>.json`.
+    pub prefix: String,
+    /// The bucket's region; `None`: the exporter's home region (`aws.region`).
+    pub region: Option<Region>,
 }
 
 /// One problem: the key path and what is wrong with it.

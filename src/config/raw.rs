@@ -199,10 +199,42 @@ impl Default for RawSharding {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawState {
+    /// `file` or `s3`.
+    pub backend: String,
     pub path: Option<String>,
+    pub s3: RawStateS3,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        RawState {
+            backend: "file".to_string(),
+            path: None,
+            s3: RawStateS3::default(),
+        }
+    }
+}
+
+/// `state.s3`: where the S3 backend keeps one object per account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStateS3 {
+    pub bucket: Option<String>,
+    pub prefix: String,
+    pub region: Option<String>,
+}
+
+impl Default for RawStateS3 {
+    fn default() -> Self {
+        RawStateS3 {
+            bucket: None,
+            prefix: "ecr-exposure-exporter/".to_string(),
+            region: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

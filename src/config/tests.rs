@@ -210,3 +210,46 @@ fn tags_source_defaults_to_the_tagging_api() {
         "{p:?}"
     );
 }
+
+#[test]
+fn state_backend_defaults_to_the_file_and_s3_needs_a_bucket() {
+    let c = Config::from_yaml_str("{}").unwrap();
+    assert_eq!(c.state.backend, StateBackendConfig::File);
+    let c = Config::from_yaml_str("state:\n  backend: s3\n  s3:\n    bucket: my-state\n").unwrap();
+    assert_eq!(
+        c.state.backend,
+        StateBackendConfig::S3(S3StateConfig {
+            bucket: "my-state".into(),
+            prefix: "ecr-exposure-exporter/".into(),
+            region: None,
+        })
+    );
+    let c = Config::from_yaml_str(
+        "state:\n  backend: s3\n  s3:\n    bucket: my-state\n    prefix: /a/b\n    region: eu-west-1\n",
+    )
+    .unwrap();
+    let StateBackendConfig::S3(s3) = &c.state.backend else {
+        panic!("s3 backend expected")
+    };
+    assert_eq!(
+        s3.prefix, "a/b/",
+        "leading slash dropped, trailing one added"
+    );
+    assert_eq!(s3.region.as_ref().map(|r| r.as_str()), Some("eu-west-1"));
+    assert!(
+        describe(&c)
+            .contains("state: s3://my-state/a/b/ (one object per account; region eu-west-1)"),
+        "{}",
+        describe(&c)
+    );
+    assert_eq!(
+        problems("state:\n  backend: s3\n"),
+        vec!["state.s3.bucket: is required with state.backend: s3"]
+    );
+    assert_eq!(
+        problems("state:\n  backend: S3\n"),
+        vec!["state.backend: \"S3\" is not one of file, s3"]
+    );
+    let p = problems("state:\n  backend: s3\n  s3:\n    bucket: ab\n");
+    assert!(p[0].contains("is not an S3 bucket name"), "{p:?}");
+}

@@ -13,12 +13,12 @@ use time::format_description::well_known::Rfc3339;
 
 use super::raw::{
     RawAccounts, RawAws, RawConfig, RawException, RawId, RawRegions, RawScan, RawSharding,
-    RawState, RawTags, RawTrust,
+    RawState, RawStateS3, RawTags, RawTrust,
 };
 use super::{
     AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, Exception,
-    Problem, RegionSelection, ScanConfig, ShardSelection, ShardingConfig, StateConfig,
-    StaticAccount, TagSource, TagsConfig, TrustConfig,
+    Problem, RegionSelection, S3StateConfig, ScanConfig, ShardSelection, ShardingConfig,
+    StateBackendConfig, StateConfig, StaticAccount, TagSource, TagsConfig, TrustConfig,
 };
 use crate::model::{AccountId, FindingKind, OrgId, Region, is_account_id};
 
@@ -34,7 +34,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let trust = trust(&mut c, raw.trust);
     let tags = tags(&mut c, raw.tags);
     let scan = scan(&mut c, raw.scan);
-    let state = state(raw.state);
+    let state = state(&mut c, raw.state);
     let sharding = sharding(&mut c, raw.sharding);
     let exceptions = exceptions(&mut c, &raw.exceptions);
     if !c.problems.is_empty() {
@@ -433,13 +433,54 @@ pub(super) fn sharding_of(
     }
 }
 
-fn state(raw: RawState) -> StateConfig {
+fn state(c: &mut Checker, raw: RawState) -> StateConfig {
+    let backend = match raw.backend.trim() {
+        "file" => StateBackendConfig::File,
+        "s3" => state_s3(c, raw.s3).map_or(StateBackendConfig::File, StateBackendConfig::S3),
+        other => {
+            c.fail("state.backend", format!("{other:?} is not one of file, s3"));
+            StateBackendConfig::File
+        }
+    };
     StateConfig {
         path: match raw.path.filter(|p| !p.trim().is_empty()) {
             Some(p) => PathBuf::from(p),
             None => default_state_path(),
         },
+        backend,
     }
+}
+
+/// `state.s3` of `state.backend: s3`; `None` when invalid (reported).
+fn state_s3(c: &mut Checker, raw: RawStateS3) -> Option<S3StateConfig> {
+    let bucket = raw.bucket.unwrap_or_default().trim().to_string();
+    let bucket_ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+        && bucket.ends_with(|ch: char| ch.is_ascii_alphanumeric());
+    if bucket.is_empty() {
+        c.fail("state.s3.bucket", "is required with state.backend: s3");
+    } else if !bucket_ok {
+        c.fail(
+            "state.s3.bucket",
+            format!(
+                "{bucket:?} is not an S3 bucket name (3 to 63 lower-case letters, digits, \
+                 dots and hyphens, starting and ending with a letter or digit)"
+            ),
+        );
+    }
+    let mut prefix = raw.prefix.trim().trim_start_matches('/').to_string();
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    let region = raw.region.as_ref().map(|r| c.region("state.s3.region", r));
+    Some(S3StateConfig {
+        bucket: bucket_ok.then_some(bucket)?,
+        prefix,
+        region: region.map_or(Some(None), |r| r.map(Some))?,
+    })
 }
 
 fn exceptions(c: &mut Checker, raw: &[RawException]) -> Vec<Exception> {

@@ -4,7 +4,8 @@
 //! cycle's changes and never counts an opening twice ([`apply`]):
 //! 1. the cycle hands over one analysed report per target (analysis runs in the cycle, each
 //!    target as it completes, see [`crate::cycle`]); they are applied to the tracker (in memory);
-//! 2. persist the state file atomically;
+//! 2. persist the state: the state file atomically, or the changed accounts' S3 objects
+//!    (which the S3 backend reads, for accounts new to the process, before step 1);
 //! 3. only then move the opened/resolved counters and the remediation histogram;
 //! 4. swap the new snapshot in for `/metrics` and `/findings`.
 //!
@@ -19,7 +20,6 @@ mod apply;
 mod scheduler;
 
 use std::future::Future;
-use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +30,9 @@ use tokio_util::sync::CancellationToken;
 use crate::http::{self, App, WebConfig};
 use crate::metrics::{ApiStatsSource, Metrics, SnapshotCollector};
 use crate::snapshot::SnapshotCell;
-use crate::state::{self, Clock, ExceptionRule, Exceptions, Loaded, ScanResult, Tracker};
+use crate::state::{
+    self, Clock, ExceptionRule, Exceptions, Loaded, ScanResult, StateBackend, Tracker,
+};
 
 /// Everything must be down this long after the signal.
 pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
@@ -55,7 +57,8 @@ pub trait CycleSource: Send + Sync + 'static {
 pub struct DaemonOptions {
     pub interval: Duration,
     pub jitter: Duration,
-    pub state_path: PathBuf,
+    /// Where first-seen times are persisted (`state.backend`).
+    pub state: StateBackend,
     pub exceptions: Vec<ExceptionRule>,
     /// Required tag keys (the first is the owner tag); for the zero-valued tag counts.
     pub required_tags: Vec<String>,
@@ -124,9 +127,15 @@ pub async fn run_daemon(daemon: Daemon, listener: TcpListener, shutdown: impl Fu
         HTTP_DRAIN,
     ));
 
-    let path = options.state_path.clone();
-    let scheduler =
-        scheduler::Scheduler::new(options, cycle, clock.clone(), cell, metrics, exceptions);
+    let backend = options.state.clone();
+    let scheduler = scheduler::Scheduler::new(
+        options,
+        cycle,
+        clock.clone(),
+        cell,
+        metrics.clone(),
+        exceptions,
+    );
     let shutdown_token = token.clone();
     let signal_task = async move {
         shutdown.await;
@@ -135,9 +144,7 @@ pub async fn run_daemon(daemon: Daemon, listener: TcpListener, shutdown: impl Fu
     };
     let ((), tracker) = tokio::join!(signal_task, scheduler.run(tracker, token.clone()));
     // Persist once more: covers a failed save of the last cycle.
-    if let Err(e) = state::store::save(&path, &tracker.to_state(clock.now())) {
-        tracing::warn!(path = %path.display(), error = %e, "could not write the state file at shutdown");
-    }
+    apply::save_at_shutdown(&backend, tracker, clock.as_ref(), &metrics).await;
     let _ = http_task.await;
     tracing::info!("stopped");
 }
@@ -151,7 +158,13 @@ fn restore(
     clock: &dyn Clock,
 ) -> Tracker {
     let mut tracker = Tracker::new(exceptions.clone());
-    let path = &options.state_path;
+    let path = match &options.state {
+        StateBackend::File(path) => path,
+        StateBackend::S3(store) => {
+            tracing::info!(location = %store.location(), "state in S3: each account's object is read when the account is first scanned");
+            return tracker;
+        }
+    };
     match state::store::load(path, clock.now()) {
         Loaded::Fresh => {
             tracing::info!(path = %path.display(), "no state file yet; starting fresh")

@@ -54,7 +54,7 @@ impl Scheduler {
             metrics: metrics.clone(),
             exceptions,
             applier: Applier {
-                state_path: options.state_path,
+                state: options.state,
                 clock,
                 cell,
                 metrics,

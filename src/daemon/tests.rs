@@ -108,7 +108,7 @@ fn options(state_path: PathBuf, interval: Duration) -> DaemonOptions {
     DaemonOptions {
         interval,
         jitter: Duration::ZERO,
-        state_path,
+        state: crate::state::StateBackend::File(state_path),
         exceptions: vec![],
         required_tags: vec!["owner".into()],
         telemetry_path: "/metrics".into(),

@@ -66,6 +66,7 @@ pub struct Counters {
     remediation: Family<FindingLabel, Histogram, fn() -> Histogram>,
     state_load_failures: Counter,
     state_save_failures: Counter,
+    state_write_conflicts: Counter,
     exceptions_expired: Counter,
 }
 
@@ -80,6 +81,7 @@ impl Default for Counters {
             remediation: Family::new_with_constructor(remediation_histogram),
             state_load_failures: Counter::default(),
             state_save_failures: Counter::default(),
+            state_write_conflicts: Counter::default(),
             exceptions_expired: Counter::default(),
         }
     }
@@ -119,13 +121,18 @@ impl Counters {
         );
         registry.register(
             "ecr_exposure_state_load_failures",
-            "State files that could not be read at start and were moved aside (the daemon started fresh)",
+            "State files that could not be read at start and were moved aside (the daemon started fresh); with the S3 backend, account objects that could not be parsed and were copied aside (that account started fresh)",
             self.state_load_failures.clone(),
         );
         registry.register(
             "ecr_exposure_state_save_failures",
-            "Failed writes of the state file (first-seen times since the last good write would be lost on restart)",
+            "Failed writes of the state file (first-seen times since the last good write would be lost on restart); with the S3 backend, account objects that could not be read or written (kept in memory, retried next cycle)",
             self.state_save_failures.clone(),
+        );
+        registry.register(
+            "ecr_exposure_state_write_conflicts",
+            "Conditional writes of an account's state object (S3 backend) that found it changed by another writer; the versions were merged and the write retried",
+            self.state_write_conflicts.clone(),
         );
         registry.register(
             "ecr_exposure_exceptions_expired",
@@ -178,6 +185,10 @@ impl Counters {
 
     pub fn state_save_failed(&self) {
         self.state_save_failures.inc();
+    }
+
+    pub fn state_write_conflict(&self) {
+        self.state_write_conflicts.inc();
     }
 
     pub fn exception_expired(&self) {

@@ -68,8 +68,10 @@ impl Tracker {
         &self.exceptions
     }
 
-    /// Take over the open findings of a previous run. Their targets are exported from the
-    /// restored findings until scanned; nothing is counted as opened.
+    /// Take over the open findings of a previous run (the state file), or of one account
+    /// (the S3 backend, when a replica first scans it). Their targets are exported from the
+    /// restored findings until scanned; nothing is counted as opened. A target in `state`
+    /// replaces the tracker's findings of that target; other targets are left as they are.
     pub fn restore(&mut self, state: StateFile) {
         let mut per_target: BTreeMap<TargetId, Vec<OpenFinding>> = BTreeMap::new();
         for f in state.findings {

@@ -92,7 +92,15 @@ fn corrupt(path: &Path, now: OffsetDateTime, error: String) -> Loaded {
 
 /// `<path>.corrupt-<UTC timestamp>`: next to the original so an operator finds it.
 pub fn aside_path(path: &Path, now: OffsetDateTime) -> PathBuf {
-    let stamp = format!(
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".corrupt-{}", utc_stamp(now)));
+    PathBuf::from(name)
+}
+
+/// `20231114T221500Z`: the suffix of a corrupt state set aside (file or S3 object).
+pub(crate) fn utc_stamp(now: OffsetDateTime) -> String {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         now.year(),
         u8::from(now.month()),
@@ -100,10 +108,7 @@ pub fn aside_path(path: &Path, now: OffsetDateTime) -> PathBuf {
         now.hour(),
         now.minute(),
         now.second()
-    );
-    let mut name = path.as_os_str().to_owned();
-    name.push(format!(".corrupt-{stamp}"));
-    PathBuf::from(name)
+    )
 }
 
 /// Write the state atomically (temp file, fsync, rename, fsync directory).

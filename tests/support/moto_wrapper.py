@@ -12,7 +12,9 @@ What it adds to stock moto (see shared/docs/testing.md for why):
     as in AWS.
   * Account ListRegions (missing in moto): a configurable list with opt-in statuses.
   * ECR GetAccountSetting REGISTRY_POLICY_SCOPE (moto answers 500): V2 unless set.
-  * Fault injection and per-operation request counts.
+  * Fault injection and per-operation request counts. S3 (REST) requests are named by method
+    and path-style target: GetObject, PutObject, HeadObject, DeleteObject on a key,
+    CreateBucket and ListObjects on a bucket; their faults answer S3's <Error> XML.
 
 Control endpoints (plain HTTP, JSON bodies, all on the same port):
   POST /_faults    {"operation": "GetRepositoryPolicy", "account": "...", "region": "...",
@@ -81,6 +83,16 @@ def json_response(start_response, status, body, headers=()):
     return [data]
 
 
+S3_OPERATIONS = {
+    ("GET", True): "GetObject",
+    ("PUT", True): "PutObject",
+    ("HEAD", True): "HeadObject",
+    ("DELETE", True): "DeleteObject",
+    ("PUT", False): "CreateBucket",
+    ("GET", False): "ListObjects",
+}
+
+
 def identify(environ, body):
     """(service, operation, account, region, params) of an AWS request; service None if not."""
     auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -97,6 +109,10 @@ def identify(environ, body):
             params = json.loads(body or b"{}")
         except ValueError:
             params = {}
+    elif service == "s3":
+        parts = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)
+        on_key = len(parts) == 2 and parts[1] != ""
+        operation = S3_OPERATIONS.get((environ.get("REQUEST_METHOD", "GET"), on_key), "Unknown")
     elif service == "account":
         name = environ.get("PATH_INFO", "/").rstrip("/").split("/")[-1]
         operation = name[:1].upper() + name[1:]
@@ -129,7 +145,7 @@ def take_fault(operation, account, region, params):
     return None
 
 
-def fault_response(start_response, fault, query_protocol):
+def fault_response(start_response, fault, query_protocol, s3=False):
     code = str(fault["error"])
     if code == "500":
         status, code = "500 Internal Server Error", "InternalFailure"
@@ -138,6 +154,15 @@ def fault_response(start_response, fault, query_protocol):
     else:
         status = "400 Bad Request"
     message = f"injected fault for {fault['operation']}"
+    if s3:
+        if "AccessDenied" in code:
+            status = "403 Forbidden"
+        data = (
+            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            "<RequestId>injected</RequestId></Error>"
+        ).encode()
+        start_response(status, [("Content-Type", "application/xml"), ("Content-Length", str(len(data)))])
+        return [data]
     if query_protocol:
         data = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error>'
@@ -274,7 +299,7 @@ def make_app():
             time.sleep(fault["delay_ms"] / 1000.0)
         elif fault:
             query = not environ.get("HTTP_X_AMZ_TARGET") and service != "account"
-            return fault_response(start_response, fault, query)
+            return fault_response(start_response, fault, query, s3=service == "s3")
         if service == "account" and operation == "ListRegions":
             return list_regions(start_response, account, params)
         if service == "ecr" and operation == "GetAccountSetting":
