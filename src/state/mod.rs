@@ -21,5 +21,5 @@ pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use exceptions::{ExceptionRule, Exceptions, Suppression};
-pub use lifecycle::{CycleChanges, ScanResult, Tracker};
+pub use lifecycle::{CycleChanges, RescanPart, RescanRefused, Rescanned, ScanResult, Tracker};
 pub use store::{Loaded, StateFile};
