@@ -7,6 +7,7 @@
 //! [`ApiErrorCode`]. Nothing here decides what a result means; collection does.
 
 pub mod ecr;
+pub mod sqs;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -271,6 +272,49 @@ impl Aws {
 
     pub fn sts(&self, creds: &AccountCredentials) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.config_for(creds, self.home_region()))
+    }
+
+    /// SQS client for the event queue, with the ambient credentials (the queue lives in the
+    /// exporter's own account), in `region` or the home region. The read and operation
+    /// timeouts are stretched to cover a long poll of `long_poll`, which SQS holds open by
+    /// design.
+    pub fn sqs(&self, region: Option<&str>, long_poll: Duration) -> aws_sdk_sqs::Client {
+        let region = region.unwrap_or(self.home_region());
+        let config = self.config_for(&self.ambient(), region);
+        let margin = long_poll + Duration::from_secs(10);
+        let current = config
+            .timeout_config()
+            .cloned()
+            .unwrap_or_else(|| TimeoutConfig::builder().build());
+        let read = current.read_timeout().unwrap_or(margin).max(margin);
+        let operation = current.operation_timeout().unwrap_or(margin).max(margin);
+        let mut timeouts = TimeoutConfig::builder()
+            .read_timeout(read)
+            .operation_timeout(operation);
+        if let Some(connect) = current.connect_timeout() {
+            timeouts = timeouts.connect_timeout(connect);
+        }
+        let conf = aws_sdk_sqs::config::Builder::from(&config)
+            .timeout_config(timeouts.build())
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
+    /// As [`Aws::send`] but outside the global cap, for a call that waits by design (an SQS
+    /// long poll): counted and classified like every call, without holding a permit that
+    /// the scans need for up to 20 seconds.
+    pub async fn send_waiting<T, E, R, F>(
+        &self,
+        service: &'static str,
+        operation: &'static str,
+        call: F,
+    ) -> Result<T, CallError>
+    where
+        F: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        self.send_uncapped(service, operation, call).await
     }
 
     /// Make one call: hold a global permit around `send`, count it, classify a failure.

@@ -8,14 +8,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::apply::Applier;
+use super::rescan::RescanRequest;
 use super::{CycleSource, DaemonOptions};
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotCell;
-use crate::state::{Clock, Exceptions, ScanResult, Tracker};
+use crate::state::{Clock, Exceptions, Rescanned, ScanResult, Tracker};
 
 pub(super) struct Scheduler {
     interval: Duration,
@@ -25,6 +27,22 @@ pub(super) struct Scheduler {
     metrics: Arc<Metrics>,
     exceptions: Arc<Exceptions>,
     applier: Applier,
+    /// Event rescans to apply between cycles (`None`: events off).
+    rescans: Option<mpsc::Receiver<RescanRequest>>,
+}
+
+/// Patch a cycle's reports with the rescans applied while it ran, oldest first: the cycle may
+/// have read a repository before its event's rescan did, and must not undo the newer read
+/// (which would resolve, then reopen, and count, a finding twice). A rescan older than the
+/// cycle's read is corrected by the next event or cycle.
+fn replay(results: &mut [ScanResult], rescans: Vec<Rescanned>) {
+    for rescan in rescans {
+        for r in results.iter_mut().filter(|r| r.target == rescan.target) {
+            if let Ok(report) = &mut r.result {
+                rescan.part.patch(report);
+            }
+        }
+    }
 }
 
 /// A random delay in `[0, max]`, in whole milliseconds.
@@ -59,12 +77,22 @@ impl Scheduler {
                 cell,
                 metrics,
             },
+            rescans: None,
         }
     }
 
+    /// Also apply the rescans that arrive on `rescans`.
+    pub fn with_rescans(mut self, rescans: Option<mpsc::Receiver<RescanRequest>>) -> Self {
+        self.rescans = rescans;
+        self
+    }
+
     /// Run until `token` is cancelled; returns the tracker to persist one last time.
-    pub async fn run(self, mut tracker: Tracker, token: CancellationToken) -> Tracker {
+    pub async fn run(mut self, mut tracker: Tracker, token: CancellationToken) -> Tracker {
         let mut running: Option<(JoinHandle<Vec<ScanResult>>, Instant)> = None;
+        let mut rescans = self.rescans.take();
+        // Rescans applied while the running cycle collects: replayed onto its reports.
+        let mut during_cycle: Vec<Rescanned> = Vec::new();
         let mut next_tick = tokio::time::Instant::now();
         self.log_expired_exceptions(&tracker);
         loop {
@@ -78,18 +106,34 @@ impl Scheduler {
                         tracing::warn!("previous scan cycle still running; skipping this tick");
                     } else {
                         tracing::debug!("scan cycle starting");
+                        during_cycle.clear();
                         running = Some((tokio::spawn(self.cycle.run_cycle()), Instant::now()));
                     }
                 }
                 joined = async { (&mut running.as_mut().expect("guarded").0).await }, if running.is_some() => {
                     let (_, started) = running.take().expect("guarded");
                     match joined {
-                        Ok(results) => {
+                        Ok(mut results) => {
                             let duration = started.elapsed().as_secs_f64();
+                            replay(&mut results, std::mem::take(&mut during_cycle));
                             tracker = self.applier.apply(tracker, results, duration).await;
                         }
                         Err(e) => tracing::error!(error = %e, "scan cycle task failed; keeping the previous snapshot"),
                     }
+                }
+                request = async { rescans.as_mut().expect("guarded").recv().await }, if rescans.is_some() => {
+                    let Some(request) = request else {
+                        rescans = None;
+                        continue;
+                    };
+                    let kept = running.is_some().then(|| request.rescan.clone());
+                    let (t, reply) = self.applier.apply_rescan(tracker, request.rescan).await;
+                    tracker = t;
+                    if let (Some(rescan), Ok(_)) = (kept, &reply) {
+                        during_cycle.push(rescan);
+                    }
+                    // The consumer may have given up waiting (shutdown): nothing to do then.
+                    let _ = request.reply.send(reply);
                 }
                 () = async {
                     match next_expiry {

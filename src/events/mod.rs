@@ -6,6 +6,8 @@
 //! goes through the same collection, analysis and state steps as a scan. Events only say
 //! where to look: nothing in a message is trusted for a verdict.
 
+pub mod consumer;
 pub mod envelope;
+pub mod rescan;
 
 pub use envelope::{ChangeEvent, EventName, Ignored, Rescan, parse_message};
