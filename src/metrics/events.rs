@@ -158,7 +158,7 @@ impl Collector for LastReceive {
         }
         let mut me = enc.encode_descriptor(
             "ecr_exposure_event_queue_last_receive_timestamp_seconds",
-            "Time of the last successful SQS ReceiveMessage call (an empty long poll counts)",
+            "Time of the last successful SQS ReceiveMessage call (an empty long poll counts).",
             None,
             MetricType::Gauge,
         )?;
