@@ -341,7 +341,7 @@ async fn kill_9_between_rescan_and_delete_redelivers_and_counts_nothing_twice() 
     control(
         &moto,
         "/_faults",
-        serde_json::json!({"operation": "DeleteMessageBatch", "error": "slow", "delay_ms": 120000, "count": 1}),
+        serde_json::json!({"operation": "DeleteMessage", "error": "slow", "delay_ms": 120000, "count": 1}),
     )
     .await;
     fixture(&moto, &["set-policy", "--repo", "app", "public"]);
@@ -369,7 +369,7 @@ async fn kill_9_between_rescan_and_delete_redelivers_and_counts_nothing_twice() 
             .json::<serde_json::Value>()
             .await
             .unwrap();
-        if counts["sqs:DeleteMessageBatch"].as_u64().unwrap_or(0) >= 1 {
+        if counts["sqs:DeleteMessage"].as_u64().unwrap_or(0) >= 1 {
             break;
         }
         assert!(

@@ -113,7 +113,11 @@ async fn metrics_match_the_golden_file() {
         .args(["--endpoint", &moto.endpoint(), "setup", "--queue", "golden"])
         .output()
         .expect("create the event queue");
-    assert!(queue.status.success(), "{}", String::from_utf8_lossy(&queue.stderr));
+    assert!(
+        queue.status.success(),
+        "{}",
+        String::from_utf8_lossy(&queue.stderr)
+    );
     let queue: serde_json::Value = serde_json::from_slice(&queue.stdout).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -300,23 +300,6 @@ impl Aws {
         aws_sdk_sqs::Client::from_conf(conf)
     }
 
-    /// As [`Aws::send`] but outside the global cap, for a call that waits by design (an SQS
-    /// long poll): counted and classified like every call, without holding a permit that
-    /// the scans need for up to 20 seconds.
-    pub async fn send_waiting<T, E, R, F>(
-        &self,
-        service: &'static str,
-        operation: &'static str,
-        call: F,
-    ) -> Result<T, CallError>
-    where
-        F: Future<Output = Result<T, SdkError<E, R>>>,
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        self.send_uncapped(service, operation, call).await
-    }
-
     /// Make one call: hold a global permit around `send`, count it, classify a failure.
     ///
     /// `call` must be the not-yet-polled `send()` future (futures are lazy, so the request
@@ -337,7 +320,9 @@ impl Aws {
     }
 
     /// As [`Aws::send`] without the permit: for AssumeRole, which runs while the caller of
-    /// a capped call already holds a permit (holding two could deadlock the cap).
+    /// a capped call already holds a permit (holding two could deadlock the cap), and for the
+    /// SQS long poll ([`sqs`]), which waits by design and must not hold a permit the scans
+    /// need for 20 seconds.
     async fn send_uncapped<T, E, R, F>(
         &self,
         service: &'static str,

@@ -3,13 +3,14 @@
 //! the emulator.
 //!
 //! [`SqsQueue`] is the real implementation. Its calls go through [`Aws`] (counted under
-//! `service="sqs"`, classified); the long poll is made outside the global cap
-//! ([`Aws::send_waiting`]), as it waits by design. What a message means is the consumer's.
+//! `service="sqs"`, classified); the long poll is made outside the global cap, as it waits by
+//! design. Deletes are one `DeleteMessage` per message (the one delete action the exporter's
+//! IAM statement grants), made concurrently. What a message means is the consumer's.
 
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use super::{Aws, CallError};
 
@@ -30,12 +31,12 @@ pub trait EventQueue: Send + Sync {
     /// One `ReceiveMessage` long poll (possibly empty).
     fn receive(&self) -> impl Future<Output = Result<Vec<QueueMessage>, CallError>> + Send;
 
-    /// Delete received messages (`DeleteMessageBatch`, at most 10 per call): the receipt
-    /// handles that could not be deleted come back (they will be redelivered).
+    /// Delete received messages: the receipt handles that could not be deleted come back
+    /// with the error of the first failure (they will be redelivered).
     fn delete(
         &self,
         receipt_handles: Vec<String>,
-    ) -> impl Future<Output = Result<Vec<String>, CallError>> + Send;
+    ) -> impl Future<Output = Result<(), (Vec<String>, CallError)>> + Send;
 }
 
 /// [`EventQueue`] over the AWS SDK.
@@ -85,7 +86,10 @@ impl EventQueue for SqsQueue {
             .set_visibility_timeout(self.visibility_timeout.map(seconds))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send();
-        let out = self.aws.send_waiting("sqs", "ReceiveMessage", call).await?;
+        let out = self
+            .aws
+            .send_uncapped("sqs", "ReceiveMessage", call)
+            .await?;
         Ok(out
             .messages()
             .iter()
@@ -105,38 +109,30 @@ impl EventQueue for SqsQueue {
             .collect())
     }
 
-    async fn delete(&self, receipt_handles: Vec<String>) -> Result<Vec<String>, CallError> {
-        let mut failed = Vec::new();
-        for chunk in receipt_handles.chunks(10) {
-            let entries: Vec<DeleteMessageBatchRequestEntry> = chunk
-                .iter()
-                .enumerate()
-                .filter_map(|(i, handle)| {
-                    DeleteMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .receipt_handle(handle)
-                        .build()
-                        .ok()
-                })
-                .collect();
+    async fn delete(&self, receipt_handles: Vec<String>) -> Result<(), (Vec<String>, CallError)> {
+        let calls = receipt_handles.into_iter().map(|handle| async move {
             let call = self
                 .client
-                .delete_message_batch()
+                .delete_message()
                 .queue_url(&self.url)
-                .set_entries(Some(entries))
+                .receipt_handle(&handle)
                 .send();
-            let out = self.aws.send("sqs", "DeleteMessageBatch", call).await?;
-            for f in out.failed() {
-                tracing::warn!(
-                    code = f.code(),
-                    message = f.message().unwrap_or_default(),
-                    "SQS could not delete a message; it will be redelivered"
-                );
-                if let Some(handle) = f.id().parse::<usize>().ok().and_then(|i| chunk.get(i)) {
-                    failed.push(handle.clone());
-                }
+            match self.aws.send("sqs", "DeleteMessage", call).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err((handle, e)),
+            }
+        });
+        let mut failed = Vec::new();
+        let mut first = None;
+        for result in futures::future::join_all(calls).await {
+            if let Err((handle, e)) = result {
+                failed.push(handle);
+                first.get_or_insert(e);
             }
         }
-        Ok(failed)
+        match first {
+            None => Ok(()),
+            Some(e) => Err((failed, e)),
+        }
     }
 }

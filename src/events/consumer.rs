@@ -187,20 +187,9 @@ impl<Q: EventQueue, R: Reader> Consumer<Q, R> {
             .collect();
         if !done.is_empty() {
             let n = done.len();
-            match self.queue.delete(done).await {
-                Ok(failed) if failed.is_empty() => {}
-                Ok(failed) => {
-                    self.metrics.queue_error();
-                    tracing::warn!(
-                        messages = n,
-                        failed = failed.len(),
-                        "SQS DeleteMessageBatch failed for some messages; they will be redelivered and rescanned again (harmless)"
-                    );
-                }
-                Err(e) => {
-                    self.metrics.queue_error();
-                    tracing::warn!(messages = n, error_code = e.class.as_label(), error = %e.message, "SQS DeleteMessageBatch failed; the messages will be redelivered and rescanned again (harmless)");
-                }
+            if let Err((failed, e)) = self.queue.delete(done).await {
+                self.metrics.queue_error();
+                tracing::warn!(messages = n, failed = failed.len(), error_code = e.class.as_label(), error = %e.message, "SQS DeleteMessage failed; those messages will be redelivered and rescanned again (harmless)");
             }
         }
         go_on

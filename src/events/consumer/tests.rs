@@ -57,9 +57,9 @@ impl EventQueue for Arc<FakeQueue> {
         }
     }
 
-    async fn delete(&self, receipt_handles: Vec<String>) -> Result<Vec<String>, CallError> {
+    async fn delete(&self, receipt_handles: Vec<String>) -> Result<(), (Vec<String>, CallError)> {
         self.deleted.lock().unwrap().extend(receipt_handles);
-        Ok(Vec::new())
+        Ok(())
     }
 }
 
