@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::apply::Applier;
 use crate::metrics::EventMetrics;
-use crate::state::{self, RescanRefused, Rescanned, Tracker};
+use crate::state::{self, CycleChanges, RescanRefused, Rescanned, Tracker};
 
 /// The answer to a rescan: when it became visible on /metrics, or why it was not applied.
 pub type RescanReply = Result<OffsetDateTime, RescanRefused>;
@@ -32,41 +32,56 @@ pub struct EventHooks {
 }
 
 impl Applier {
-    /// Apply one rescan (steps as after a cycle). Refused rescans change nothing.
-    pub async fn apply_rescan(
+    /// Apply rescans (steps as after a cycle), several at once when they queued up while the
+    /// previous ones were applied: one state write and one swap for all of them. Each gets its
+    /// own answer; refused ones change nothing.
+    pub async fn apply_rescans(
         &self,
         tracker: Tracker,
-        rescan: Rescanned,
-    ) -> (Tracker, RescanReply) {
+        rescans: Vec<Rescanned>,
+    ) -> (Tracker, Vec<RescanReply>) {
         let now = self.clock.now();
         let path = self.state_path.clone();
         let joined = tokio::task::spawn_blocking(move || {
             let mut tracker = tracker;
-            let target = rescan.target.clone();
-            let applied = tracker.apply_rescan(rescan, now);
+            let mut changes = CycleChanges::default();
+            let mut answers = Vec::with_capacity(rescans.len());
+            for rescan in rescans {
+                match tracker.apply_rescan(rescan, now) {
+                    Ok(c) => {
+                        changes.opened.extend(c.opened);
+                        changes.resolved.extend(c.resolved);
+                        answers.push(Ok(()));
+                    }
+                    Err(refused) => answers.push(Err(refused)),
+                }
+            }
             // The same persistence as after a cycle: first-seen times are on disk before
             // the counters move, so a crash now never counts an opening twice.
-            let saved = applied
-                .is_ok()
+            let saved = answers
+                .iter()
+                .any(Result::is_ok)
                 .then(|| state::store::save(&path, &tracker.to_state(now)));
-            (tracker, target, applied, saved)
+            (tracker, changes, answers, saved)
         })
         .await;
-        let (tracker, target, applied, saved) = match joined {
+        let (tracker, changes, answers, saved) = match joined {
             Ok(x) => x,
             Err(e) => {
-                tracing::error!(error = %e, "applying a rescan failed");
+                tracing::error!(error = %e, "applying rescans failed");
                 std::process::abort();
             }
         };
-        if let Some(Err(e)) = saved {
-            self.metrics.counters().state_save_failed();
-            tracing::warn!(path = %self.state_path.display(), error = %e, "could not write the state file after a rescan");
-        }
-        let changes = match applied {
-            Ok(changes) => changes,
-            Err(refused) => return (tracker, Err(refused)),
+        let Some(saved) = saved else {
+            return (
+                tracker,
+                answers.into_iter().map(|a| a.map(|()| now)).collect(),
+            );
         };
+        if let Err(e) = saved {
+            self.metrics.counters().state_save_failed();
+            tracing::warn!(path = %self.state_path.display(), error = %e, "could not write the state file after event rescans");
+        }
         self.metrics.counters().record_cycle(&changes);
         for key in &changes.opened {
             tracing::info!(account_id = %key.account_id, region = %key.region, repository = %key.repository, finding = key.kind.as_label(), detail = %key.detail, "finding opened by an event rescan");
@@ -74,8 +89,20 @@ impl Applier {
         for (key, seconds) in &changes.resolved {
             tracing::info!(account_id = %key.account_id, region = %key.region, repository = %key.repository, finding = key.kind.as_label(), detail = %key.detail, remediation_seconds = seconds, "finding resolved by an event rescan");
         }
-        tracing::debug!(target = %target, opened = changes.opened.len(), resolved = changes.resolved.len(), "event rescan applied");
         self.cell.store(tracker.snapshot());
-        (tracker, Ok(self.clock.now()))
+        let visible_at = self.clock.now();
+        tracing::debug!(
+            rescans = answers.len(),
+            opened = changes.opened.len(),
+            resolved = changes.resolved.len(),
+            "event rescans applied"
+        );
+        (
+            tracker,
+            answers
+                .into_iter()
+                .map(|a| a.map(|()| visible_at))
+                .collect(),
+        )
     }
 }

@@ -19,6 +19,9 @@ use crate::metrics::Metrics;
 use crate::snapshot::SnapshotCell;
 use crate::state::{Clock, Exceptions, Rescanned, ScanResult, Tracker};
 
+/// Rescans applied together at most (one state write, one swap).
+const MAX_RESCANS_PER_APPLY: usize = 64;
+
 pub(super) struct Scheduler {
     interval: Duration,
     jitter: Duration,
@@ -126,14 +129,17 @@ impl Scheduler {
                         rescans = None;
                         continue;
                     };
-                    let kept = running.is_some().then(|| request.rescan.clone());
-                    let (t, reply) = self.applier.apply_rescan(tracker, request.rescan).await;
-                    tracker = t;
-                    if let (Some(rescan), Ok(_)) = (kept, &reply) {
-                        during_cycle.push(rescan);
+                    // Take the others that queued up meanwhile: one state write for all.
+                    let mut requests = vec![request];
+                    if let Some(rx) = rescans.as_mut() {
+                        while requests.len() < MAX_RESCANS_PER_APPLY {
+                            match rx.try_recv() {
+                                Ok(r) => requests.push(r),
+                                Err(_) => break,
+                            }
+                        }
                     }
-                    // The consumer may have given up waiting (shutdown): nothing to do then.
-                    let _ = request.reply.send(reply);
+                    tracker = self.apply_rescans(tracker, requests, running.is_some(), &mut during_cycle).await;
                 }
                 () = async {
                     match next_expiry {
@@ -148,6 +154,34 @@ impl Scheduler {
         if let Some((handle, _)) = running.take() {
             tracing::info!("cancelling the running scan cycle; its results are not applied");
             handle.abort();
+        }
+        tracker
+    }
+
+    /// Apply queued rescans and answer each; those applied while a cycle runs are kept to be
+    /// replayed onto its reports.
+    async fn apply_rescans(
+        &self,
+        tracker: Tracker,
+        requests: Vec<RescanRequest>,
+        cycle_running: bool,
+        during_cycle: &mut Vec<Rescanned>,
+    ) -> Tracker {
+        let (rescans, replies): (Vec<Rescanned>, Vec<_>) =
+            requests.into_iter().map(|r| (r.rescan, r.reply)).unzip();
+        let kept = cycle_running.then(|| rescans.clone());
+        let (tracker, answers) = self.applier.apply_rescans(tracker, rescans).await;
+        if let Some(kept) = kept {
+            during_cycle.extend(
+                kept.into_iter()
+                    .zip(&answers)
+                    .filter(|(_, a)| a.is_ok())
+                    .map(|(r, _)| r),
+            );
+        }
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // The consumer may have given up waiting (shutdown): nothing to do then.
+            let _ = reply.send(answer);
         }
         tracker
     }

@@ -13,12 +13,21 @@
   ... delete-repo --repo NAME                    DeleteRepository (force).
   ... depth --queue-url URL                      Prints visible + in-flight message counts.
 
+For the benchmark (benches/events_throughput.rs):
+  ... make-repos --prefix P --count N            Private repositories P0000.. (owner tagged).
+  ... flood --queue-url URL --prefix P --repos N --count M
+      SendMessageBatch M EventBridge-shaped SetRepositoryPolicy events naming P(i mod N).
+  ... drive --prefix P --count K --interval S
+      For each of P0000..: make it public, PutEvents its event, print {"repo", "sent"} (Unix
+      seconds after PutEvents returned) as one JSON line; then wait S seconds.
+
 Everything runs as account 123456789012 in us-east-1 with dummy credentials.
 """
 
 import argparse
 import datetime
 import json
+import time
 
 import boto3
 
@@ -94,6 +103,70 @@ def put_event(endpoint, args):
     assert out["FailedEntryCount"] == 0, out
 
 
+def envelope(name, repo, when):
+    return {
+        "version": "0",
+        "id": f"bench-{repo}-{time.time_ns()}",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.ecr",
+        "account": ACCOUNT,
+        "time": when,
+        "region": REGION,
+        "resources": [],
+        "detail": {
+            "eventSource": "ecr.amazonaws.com",
+            "eventName": name,
+            "awsRegion": REGION,
+            "eventTime": when,
+            "recipientAccountId": ACCOUNT,
+            "requestParameters": {"repositoryName": repo},
+        },
+    }
+
+
+def now_iso():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def make_repos(endpoint, args):
+    ecr = client(endpoint, "ecr")
+    for i in range(args.count):
+        ecr.create_repository(
+            repositoryName=f"{args.prefix}{i:04d}", tags=[{"Key": "owner", "Value": "team"}]
+        )
+
+
+def flood(endpoint, args):
+    sqs = client(endpoint, "sqs")
+    entries = []
+    for i in range(args.count):
+        body = json.dumps(envelope("SetRepositoryPolicy", f"{args.prefix}{i % args.repos:04d}", now_iso()))
+        entries.append({"Id": str(len(entries)), "MessageBody": body})
+        if len(entries) == 10 or i == args.count - 1:
+            sqs.send_message_batch(QueueUrl=args.queue_url, Entries=entries)
+            entries = []
+
+
+def drive(endpoint, args):
+    ecr = client(endpoint, "ecr")
+    events = client(endpoint, "events")
+    for i in range(args.count):
+        repo = f"{args.prefix}{i:04d}"
+        ecr.set_repository_policy(repositoryName=repo, policyText=PUBLIC)
+        detail = envelope("SetRepositoryPolicy", repo, now_iso())["detail"]
+        events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.ecr",
+                    "DetailType": "AWS API Call via CloudTrail",
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+        print(json.dumps({"repo": repo, "sent": time.time()}), flush=True)
+        time.sleep(args.interval)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint", required=True)
@@ -116,8 +189,23 @@ def main():
     p.add_argument("--repo", required=True)
     p = sub.add_parser("depth")
     p.add_argument("--queue-url", required=True)
+    p = sub.add_parser("make-repos")
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--count", type=int, required=True)
+    p = sub.add_parser("flood")
+    p.add_argument("--queue-url", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--repos", type=int, required=True)
+    p.add_argument("--count", type=int, required=True)
+    p = sub.add_parser("drive")
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--interval", type=float, default=0.5)
     args = parser.parse_args()
     ep = args.endpoint
+    if args.command in ("make-repos", "flood", "drive"):
+        {"make-repos": make_repos, "flood": flood, "drive": drive}[args.command](ep, args)
+        return
     if args.command == "setup":
         setup(ep, args)
     elif args.command == "put-event":
