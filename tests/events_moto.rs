@@ -256,6 +256,29 @@ async fn a_repository_made_public_shows_within_seconds_of_its_event() {
         "old left the inventory"
     );
     assert_eq!(sample(&body, SCANS), 1.0);
+    // A registry policy letting another account replicate: the registry event rescans it.
+    fixture(&moto, &["registry-policy", "replicate"]);
+    fixture(&moto, &["put-event", "--name", "PutRegistryPolicy"]);
+    let registry = [
+        ("account_id", MGMT),
+        ("region", "us-east-1"),
+        ("scope", "cross_account"),
+    ];
+    let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
+        series(b, "ecr_exposure_registry_exposed", &registry).is_some()
+    })
+    .await;
+    assert_eq!(sample(&body, SCANS), 1.0);
+    fixture(&moto, &["registry-policy", "none"]);
+    fixture(&moto, &["put-event", "--name", "DeleteRegistryPolicy"]);
+    wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
+        series(b, "ecr_exposure_registry_exposed", &registry).is_none()
+            && sample(
+                b,
+                "ecr_exposure_findings_resolved_total{finding=\"registry_exposure\"}",
+            ) == 1.0
+    })
+    .await;
     // Every message was deleted once handled.
     let start = Instant::now();
     while depth(&moto, &queue) != 0 {

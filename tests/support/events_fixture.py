@@ -11,6 +11,8 @@
   ... send-raw --queue-url URL --body TEXT        SendMessage as is (malformed bodies).
   ... set-policy --repo NAME (public|private)    SetRepositoryPolicy / DeleteRepositoryPolicy.
   ... delete-repo --repo NAME                    DeleteRepository (force).
+  ... registry-policy (replicate|none)           PutRegistryPolicy letting 999999999999
+                                                 replicate (cross-account write), or delete it.
   ... depth --queue-url URL                      Prints visible + in-flight message counts.
 
 For the benchmark (benches/events_throughput.rs):
@@ -42,6 +44,20 @@ PUBLIC = json.dumps(
                 "Effect": "Allow",
                 "Principal": "*",
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+            }
+        ],
+    }
+)
+REGISTRY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "replication",
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+                "Action": ["ecr:CreateRepository", "ecr:ReplicateImage"],
+                "Resource": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/*",
             }
         ],
     }
@@ -187,6 +203,8 @@ def main():
     p.add_argument("kind", choices=["public", "private"])
     p = sub.add_parser("delete-repo")
     p.add_argument("--repo", required=True)
+    p = sub.add_parser("registry-policy")
+    p.add_argument("kind", choices=["replicate", "none"])
     p = sub.add_parser("depth")
     p.add_argument("--queue-url", required=True)
     p = sub.add_parser("make-repos")
@@ -220,6 +238,12 @@ def main():
             ecr.delete_repository_policy(repositoryName=args.repo)
     elif args.command == "delete-repo":
         client(ep, "ecr").delete_repository(repositoryName=args.repo, force=True)
+    elif args.command == "registry-policy":
+        ecr = client(ep, "ecr")
+        if args.kind == "replicate":
+            ecr.put_registry_policy(policyText=REGISTRY)
+        else:
+            ecr.delete_registry_policy()
     elif args.command == "depth":
         attrs = client(ep, "sqs").get_queue_attributes(
             QueueUrl=args.queue_url,
