@@ -12,10 +12,16 @@
 //!   cargo bench --bench events_throughput
 //!   BENCH_EVENTS=1000 BENCH_LATENCY_MS=30 BENCH_DRIVE=40 cargo bench --bench events_throughput
 //!
+//! First, the same drain in this process against a fake queue and fake reads with the same
+//! latency (`BENCH_FAKE_EVENTS`, default 2000; `BENCH_FAKE_ONLY=1` stops there): the
+//! exporter's own ceiling, which moto hides.
+//!
 //! Prints figures, asserts nothing. Moto (one Python process, ~300 requests/s) is the ceiling
 //! here: a repository rescan is 3 ECR calls plus one DeleteMessage. Without `--bench` (as
 //! under `cargo test --all-targets`) it returns at once.
 
+#[path = "events_throughput/fake.rs"]
+mod events_fake;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -97,6 +103,14 @@ fn main() {
     let repos = env_usize("BENCH_REPOS", 100);
     let drive = env_usize("BENCH_DRIVE", 40);
     let latency = env_usize("BENCH_LATENCY_MS", 30);
+    events_fake::run(
+        env_usize("BENCH_FAKE_EVENTS", 2000),
+        20,
+        Duration::from_millis(latency as u64),
+    );
+    if std::env::var_os("BENCH_FAKE_ONLY").is_some() {
+        return;
+    }
 
     let moto = support::Moto::start();
     let setup: Value =

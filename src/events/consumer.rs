@@ -1,7 +1,7 @@
 //! The event consumer: long-polls the queue, reads each message ([`super::parse_message`]),
 //! decides whether it is this replica's to act on, rescans what it names ([`super::rescan`]),
 //! hands the result to the daemon's scheduler to apply, and deletes the message only once the
-//! change is visible on /metrics.
+//! change is visible on /metrics (while the next receive waits, so deletes cost no time).
 //!
 //! - Malformed and unknown messages, failed calls, and events of an account outside the last
 //!   discovery (`unknown_account`) or of another shard (`other_shard`) are counted, logged once
@@ -127,11 +127,14 @@ impl<Q: EventQueue, R: Reader> Consumer<Q, R> {
         }
         tracing::info!("event consumer started");
         let mut backoff = BACKOFF_START;
+        // Messages handled in the last batch: deleted while the next receive waits.
+        let mut done: Vec<String> = Vec::new();
         loop {
             let started = tokio::time::Instant::now();
+            let deleting = std::mem::take(&mut done);
             let received = tokio::select! {
                 () = shutdown.cancelled() => return,
-                r = self.queue.receive() => r,
+                (r, ()) = async { tokio::join!(self.queue.receive(), self.delete(deleting)) } => r,
             };
             let pause = match received {
                 Err(e) => {
@@ -149,11 +152,17 @@ impl<Q: EventQueue, R: Reader> Consumer<Q, R> {
                     );
                     if messages.is_empty() {
                         EMPTY_POLL_PAUSE.saturating_sub(started.elapsed())
-                    } else if self.batch(messages).await {
-                        Duration::ZERO
                     } else {
-                        tracing::info!("event consumer stopped: the daemon takes no more rescans");
-                        return;
+                        let (go_on, handled) = self.batch(messages).await;
+                        done = handled;
+                        if !go_on {
+                            self.delete(std::mem::take(&mut done)).await;
+                            tracing::info!(
+                                "event consumer stopped: the daemon takes no more rescans"
+                            );
+                            return;
+                        }
+                        Duration::ZERO
                     }
                 }
             };
@@ -166,10 +175,11 @@ impl<Q: EventQueue, R: Reader> Consumer<Q, R> {
         }
     }
 
-    /// Handle one received batch and delete what is done; `false` once the daemon is gone.
-    async fn batch(&self, messages: Vec<QueueMessage>) -> bool {
+    /// Handle one received batch: whether to go on (the daemon still takes rescans), and the
+    /// receipt handles of the messages that are done (applied, or ignored) and can be deleted.
+    async fn batch(&self, messages: Vec<QueueMessage>) -> (bool, Vec<String>) {
         let Some(reach) = self.reach.borrow().clone() else {
-            return true;
+            return (true, Vec::new());
         };
         let handled: Vec<(String, Disposition)> = futures::stream::iter(messages)
             .map(|m| async {
@@ -180,19 +190,25 @@ impl<Q: EventQueue, R: Reader> Consumer<Q, R> {
             .collect()
             .await;
         let go_on = handled.iter().all(|(_, d)| *d != Disposition::Stop);
-        let done: Vec<String> = handled
+        let done = handled
             .into_iter()
             .filter(|(_, d)| *d == Disposition::Delete)
             .map(|(h, _)| h)
             .collect();
-        if !done.is_empty() {
-            let n = done.len();
-            if let Err((failed, e)) = self.queue.delete(done).await {
-                self.metrics.queue_error();
-                tracing::warn!(messages = n, failed = failed.len(), error_code = e.class.as_label(), error = %e.message, "SQS DeleteMessage failed; those messages will be redelivered and rescanned again (harmless)");
-            }
+        (go_on, done)
+    }
+
+    /// Delete handled messages; a failure is counted and they come back (rescanned again,
+    /// harmless).
+    async fn delete(&self, done: Vec<String>) {
+        if done.is_empty() {
+            return;
         }
-        go_on
+        let n = done.len();
+        if let Err((failed, e)) = self.queue.delete(done).await {
+            self.metrics.queue_error();
+            tracing::warn!(messages = n, failed = failed.len(), error_code = e.class.as_label(), error = %e.message, "SQS DeleteMessage failed; those messages will be redelivered and rescanned again (harmless)");
+        }
     }
 
     async fn handle(&self, m: &QueueMessage, reach: &Reach) -> Disposition {
