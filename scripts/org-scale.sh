@@ -70,6 +70,9 @@ EOF
 run_env=(env -i "PATH=$PATH" "HOME=$tmp" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
     AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null
     AWS_SHARED_CREDENTIALS_FILE=/dev/null "AWS_ENDPOINT_URL=$EP")
+# EXPORTER_ENV="MALLOC_ARENA_MAX=2 ..." adds variables to the exporters' environment.
+read -r -a extra_env <<<"${EXPORTER_ENV:-}"
+run_env+=("${extra_env[@]}")
 
 echo "estate: $ACCOUNTS accounts x $REGIONS regions x $REPOS repositories," \
     "$LATENCY_MS ms per call, throttle rate $THROTTLE; $("$BIN" --version 2>/dev/null || echo exporter)"

@@ -2,10 +2,10 @@
 //! `scan.target_concurrency`) under the `scan.timeout` deadline, each target collected and
 //! then handed to a per-target step as soon as it completes.
 //!
-//! The daemon's step ([`run_reported`]) analyses the target and keeps only its report, so the
-//! facts of a target (policy texts, tags) are dropped as it completes: memory grows with the
-//! targets in flight, not with the organization. `scan --once` ([`run_cycle`]) keeps the
-//! facts. A failed discovery is one failed pseudo-target `*/*`.
+//! The step of the daemon and of `scan --once` ([`run_reported`]) analyses the target and
+//! keeps only its report, so the facts of a target (policy texts, tags) are dropped as it
+//! completes: memory grows with the targets in flight, not with the organization.
+//! [`run_cycle`] keeps the facts, for benchmarks that look at them. A failed discovery is one failed pseudo-target `*/*`.
 //!
 //! Owns the order of the steps and the deadline; collection ([`crate::collect`]) sees one
 //! target, analysis ([`crate::analysis`]) one target's facts, and the state layer receives
@@ -120,12 +120,12 @@ impl Cycle<TargetOutcome> {
     }
 }
 
-/// One cycle keeping every target's facts (`scan --once`, benchmarks).
+/// One cycle keeping every target's facts (benchmarks).
 pub async fn run_cycle(ctx: &ScanContext) -> Cycle {
     run_cycle_with(ctx, |outcome, _| std::future::ready(outcome)).await
 }
 
-/// One cycle for the daemon: each target is analysed as it completes and only its report is
+/// One cycle for the daemon and `scan --once`: each target is analysed as it completes and only its report is
 /// kept (its facts are dropped there).
 pub async fn run_reported(ctx: &ScanContext) -> Cycle<ScanResult> {
     run_cycle_with(ctx, |outcome, settings| report(outcome, settings.clone())).await

@@ -12,9 +12,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::analysis::{RegistryReport, RepositoryReport, TargetReport};
-use crate::facts::{TargetError, TargetOutcome};
+use crate::analysis::{RegistryReport, RepositoryReport};
+use crate::facts::TargetError;
 use crate::snapshot::OpenFinding;
+use crate::state::ScanResult;
 
 /// One line of `scan --once --format json`, and the base of a `/findings` line.
 #[derive(Debug, Clone, Serialize)]
@@ -42,9 +43,9 @@ pub struct TargetRecord<'a> {
 }
 
 impl<'a> TargetRecord<'a> {
-    pub fn new(outcome: &'a TargetOutcome) -> Self {
+    pub fn new(outcome: &'a ScanResult) -> Self {
         let (status, error, repositories) = match &outcome.result {
-            Ok(facts) => ("ok", None, facts.repositories.len()),
+            Ok(report) => ("ok", None, report.repositories.len()),
             Err(e) => ("failed", Some(e), 0),
         };
         TargetRecord {
@@ -73,12 +74,9 @@ fn to_line(record: &impl Serialize) -> String {
 }
 
 /// Every record of one target: its repositories, its registry, then the target itself.
-pub fn records<'a>(
-    outcome: &'a TargetOutcome,
-    report: Option<&'a TargetReport>,
-) -> Vec<Record<'a>> {
+pub fn records(outcome: &ScanResult) -> Vec<Record<'_>> {
     let mut out = Vec::new();
-    if let Some(report) = report {
+    if let Ok(report) = &outcome.result {
         out.extend(report.repositories.iter().map(Record::Repository));
         out.extend(report.registry.iter().map(Record::Registry));
     }
@@ -86,16 +84,18 @@ pub fn records<'a>(
     out
 }
 
-/// One JSON object per line, for all targets (`reports` in outcome order, `None` for failed).
-pub fn render_json_lines(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>]) -> String {
-    let mut out = String::new();
-    for (o, r) in outcomes.iter().zip(reports) {
-        for rec in records(o, r.as_ref()) {
-            out.push_str(&rec.to_line());
-            out.push('\n');
+/// One JSON object per line, for all targets, written as they are made: the whole output of
+/// a 100,000-repository organization is never held at once.
+pub fn write_json_lines(
+    out: &mut impl std::io::Write,
+    outcomes: &[ScanResult],
+) -> std::io::Result<()> {
+    for o in outcomes {
+        for rec in records(o) {
+            writeln!(out, "{}", rec.to_line())?;
         }
     }
-    out
+    Ok(())
 }
 
 /// What a `/findings` line is about, before its lifecycle fields.

@@ -284,6 +284,30 @@ fn the_fake_and_moto_give_the_same_findings() {
     assert_eq!(from_moto.code, 1, "moto: {}", from_moto.stderr);
     assert_eq!(from_fake.code, 1, "fake: {}", from_fake.stderr);
     assert_eq!(from_fake.kind("repository").len(), 72);
+    // A denied call is logged as one readable line: the service's code and message, not the
+    // SDK's debug dump of the raw response.
+    for (who, out) in [("moto", &from_moto), ("fake", &from_fake)] {
+        let denied: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.contains("AWS call failed") && l.contains("access_denied"))
+            .collect();
+        assert!(
+            !denied.is_empty(),
+            "{who}: no denied call logged:\n{}",
+            out.stderr
+        );
+        for line in denied {
+            assert!(
+                line.contains("aws_code=AccessDeniedException"),
+                "{who}: {line}"
+            );
+            assert!(
+                !line.contains("raw: Response") && line.len() < 600,
+                "{who}: {line}"
+            );
+        }
+    }
     let exposed = from_fake
         .kind("repository")
         .iter()
@@ -298,6 +322,30 @@ fn the_fake_and_moto_give_the_same_findings() {
         assert_eq!(a, b, "first difference (moto, then fake)");
     }
     assert_eq!(m.len(), f.len(), "record counts differ");
+}
+
+#[test]
+fn every_account_and_region_shares_one_connection_pool() {
+    // 16 accounts x 2 regions: 32 targets, each with its own ECR and tagging clients, each
+    // account with its STS and Account clients. Clients share the process's HTTP client, so
+    // connections follow the calls in flight (`aws.max_concurrency`, 32, plus the uncapped
+    // AssumeRole calls of discovery), not the clients made; a pool per client (the SDK's
+    // default) opened at least one connection per client: 96 here.
+    let mut accounts = vec![fake::estate::DEFAULT_MANAGEMENT.to_string()];
+    accounts.extend((1..16).map(|i| format!("{}", 210_000_000_000u64 + i)));
+    let shape = small_shape("o-fake0000002", accounts);
+    let running = start_fake(shape, Faults::default());
+    let out = scan_fake(&running, 4);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.kind("target").len(), 32);
+    let counters = running.fake.counters.to_json();
+    let connections = counters["connections"].as_u64().expect("connections");
+    let calls = counters["total"].as_u64().expect("total");
+    println!("{connections} connections for {calls} calls over 32 targets");
+    assert!(
+        connections <= 48,
+        "{connections} connections for {calls} calls over 32 targets"
+    );
 }
 
 #[test]

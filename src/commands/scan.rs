@@ -5,19 +5,18 @@
 //! `/findings`. Wiring and rendering only: collection, analysis and records live below.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::analysis::{
-    ErrorInfo, PolicyReport, RegistryReport, RepositoryReport, TargetReport, analyze_target,
-};
+use crate::analysis::{ErrorInfo, PolicyReport, RegistryReport, RepositoryReport};
 use crate::cli::{ScanArgs, ScanFormat};
 use crate::config::Config;
-use crate::cycle::{Cycle, ScanContext, run_cycle};
-use crate::facts::TargetOutcome;
+use crate::cycle::{ScanContext, run_reported};
 use crate::model::{Access, Scope};
-use crate::report::render_json_lines;
+use crate::report::write_json_lines;
+use crate::state::ScanResult;
 
 /// Run `scan --once`.
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
@@ -27,38 +26,27 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Each target is analysed as it completes and its facts dropped (as in the daemon), so
+    // memory follows the reports, not the policy texts of the whole organization.
     let cycle = runtime.block_on(async {
         let ctx = ScanContext::new(config).await;
-        run_cycle(&ctx).await
+        run_reported(&ctx).await
     });
-    let reports = analyze_cycle(&cycle);
-    let out = match args.format {
-        ScanFormat::Json => render_json_lines(&cycle.outcomes, &reports),
-        ScanFormat::Text => render_text(&cycle.outcomes, &reports),
-    };
-    print!("{out}");
-    Ok(ExitCode::from(exit_code(&cycle, &reports)))
-}
-
-/// Analyse every successful target of a cycle, in outcome order (`None` for failed ones).
-pub fn analyze_cycle(cycle: &Cycle) -> Vec<Option<TargetReport>> {
-    cycle
-        .outcomes
-        .iter()
-        .map(|o| {
-            o.result
-                .as_ref()
-                .ok()
-                .map(|facts| analyze_target(facts, &cycle.settings))
-        })
-        .collect()
+    let mut stdout = std::io::stdout().lock();
+    match args.format {
+        ScanFormat::Json => write_json_lines(&mut stdout, &cycle.outcomes),
+        ScanFormat::Text => stdout.write_all(render_text(&cycle.outcomes).as_bytes()),
+    }
+    .and_then(|()| stdout.flush())
+    .context("cannot write the report to stdout")?;
+    Ok(ExitCode::from(exit_code(&cycle.outcomes)))
 }
 
 /// 2 if a target failed, else 1 if anything was found, else 0.
-pub fn exit_code(cycle: &Cycle, reports: &[Option<TargetReport>]) -> u8 {
-    if cycle.any_failed() {
+pub fn exit_code(outcomes: &[ScanResult]) -> u8 {
+    if outcomes.iter().any(|o| o.result.is_err()) {
         2
-    } else if reports.iter().flatten().any(|r| !r.findings().is_empty()) {
+    } else if reports(outcomes).any(|r| !r.findings().is_empty()) {
         1
     } else {
         0
@@ -191,12 +179,17 @@ impl Rows {
     }
 }
 
-fn target_rows(outcomes: &[TargetOutcome]) -> Vec<Vec<String>> {
+/// The reports of the targets that were scanned.
+fn reports(outcomes: &[ScanResult]) -> impl Iterator<Item = &crate::analysis::TargetReport> {
+    outcomes.iter().filter_map(|o| o.result.as_ref().ok())
+}
+
+fn target_rows(outcomes: &[ScanResult]) -> Vec<Vec<String>> {
     outcomes
         .iter()
         .map(|o| {
             let (status, n, err) = match &o.result {
-                Ok(f) => ("ok", f.repositories.len().to_string(), String::new()),
+                Ok(r) => ("ok", r.repositories.len().to_string(), String::new()),
                 Err(e) => ("FAILED", "-".into(), format!("{}: {}", e.code, e.message)),
             };
             vec![
@@ -212,9 +205,9 @@ fn target_rows(outcomes: &[TargetOutcome]) -> Vec<Vec<String>> {
 }
 
 /// A readable report: exposures first, then unknown policies, missing tags, targets.
-pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>]) -> String {
+pub fn render_text(outcomes: &[ScanResult]) -> String {
     let mut rows = Rows::default();
-    for r in reports.iter().flatten() {
+    for r in reports(outcomes) {
         r.repositories.iter().for_each(|repo| rows.repository(repo));
         r.registry.iter().for_each(|reg| rows.registry(reg));
     }
@@ -262,7 +255,7 @@ pub fn render_text(outcomes: &[TargetOutcome], reports: &[Option<TargetReport>])
         &targets,
     );
     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-    let repos: usize = reports.iter().flatten().map(|r| r.repositories.len()).sum();
+    let repos: usize = reports(outcomes).map(|r| r.repositories.len()).sum();
     let _ = writeln!(
         out,
         "{} targets ({} failed), {} repositories: {} exposed, {} registries exposed, {} not analysed, {} missing tags",
@@ -282,7 +275,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::analysis::AnalysisSettings;
+    use crate::analysis::{AnalysisSettings, analyze_target};
     use crate::facts::{
         PolicyFetch, RegistryFacts, RepositoryFacts, TagsSource, TargetError, TargetErrorCode,
         TargetFacts, TargetId, UnknownReason,
@@ -349,12 +342,12 @@ mod tests {
         };
         let report = analyze_target(&facts, &settings);
         let outcomes = vec![
-            TargetOutcome {
+            ScanResult {
                 target: facts.target.clone(),
-                result: Ok(facts),
+                result: Ok(report),
                 duration_seconds: 1.5,
             },
-            TargetOutcome {
+            ScanResult {
                 target: TargetId {
                     account_id: "999999999999".into(),
                     region: "*".into(),
@@ -366,7 +359,7 @@ mod tests {
                 duration_seconds: 0.0,
             },
         ];
-        let text = render_text(&outcomes, &[Some(report), None]);
+        let text = render_text(&outcomes);
         let want = "\
 EXPOSED REPOSITORIES (2)
 ACCOUNT       REGION     REPOSITORY  SCOPE          ACCESS  NETWORK-RESTRICTED  OWNER

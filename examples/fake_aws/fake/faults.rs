@@ -102,6 +102,8 @@ struct Count {
 pub struct Counters {
     seq: AtomicU64,
     by_op: Mutex<BTreeMap<String, Count>>,
+    /// TCP connections accepted: a client that shares one pool opens few.
+    connections: AtomicU64,
 }
 
 impl Counters {
@@ -126,9 +128,16 @@ impl Counters {
 
     pub fn reset(&self) {
         self.by_op.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.connections.store(0, Ordering::Relaxed);
     }
 
-    /// `{"calls": {op: n}, "throttled": {op: n}, "failed": {op: n}, "total": n}`.
+    /// Count an accepted connection.
+    pub fn connection(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `{"calls": {op: n}, "throttled": {op: n}, "failed": {op: n}, "total": n,
+    /// "connections": n}`.
     pub fn to_json(&self) -> serde_json::Value {
         let map = self.by_op.lock().unwrap_or_else(|p| p.into_inner());
         let pick = |f: fn(&Count) -> u64| -> serde_json::Map<String, serde_json::Value> {
@@ -143,6 +152,7 @@ impl Counters {
             "throttled": pick(|c| c.throttled),
             "failed": pick(|c| c.failed),
             "total": total,
+            "connections": self.connections.load(Ordering::Relaxed),
         })
     }
 }

@@ -161,6 +161,7 @@ pub async fn serve(listener: tokio::net::TcpListener, fake: Arc<Fake>) {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        fake.counters.connection();
         let fake = fake.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(fake.clone(), req));
