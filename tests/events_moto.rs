@@ -427,3 +427,43 @@ async fn kill_9_between_rescan_and_delete_redelivers_and_counts_nothing_twice() 
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_for_a_target_whose_scan_failed_rescans_the_whole_target() {
+    let _serial = SERIAL.lock().await;
+    let moto = Moto::start();
+    let queue = setup(&moto, "ecr-events", &["app", "old=public"]);
+    // The first scan's listing fails (both attempts): no baseline to patch.
+    control(
+        &moto,
+        "/_faults",
+        serde_json::json!({"operation": "DescribeRepositories", "error": "500", "count": 2}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        dir.path(),
+        &moto.endpoint(),
+        &dir.path().join("state.json"),
+        "1h",
+        &queue,
+    );
+    let client = reqwest::Client::new();
+    let (exp, body) = start(&client, &cfg, &dir.path().join("log")).await;
+    let success = "ecr_exposure_scan_success{account_id=\"123456789012\",region=\"us-east-1\"}";
+    assert_eq!(sample(&body, success), 0.0, "{body}");
+    assert!(series(&body, "ecr_exposure_repository_exposed", &exposed("old")).is_none());
+
+    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
+    // The whole target is read: app and old both show, and the target counts as scanned.
+    let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
+        series(b, "ecr_exposure_repository_exposed", &exposed("app")).is_some()
+    })
+    .await;
+    assert!(series(&body, "ecr_exposure_repository_exposed", &exposed("old")).is_some());
+    assert_eq!(sample(&body, success), 1.0);
+    assert_eq!(sample(&body, OPENED), 2.0);
+    assert_eq!(sample(&body, RESCANS_OK), 1.0);
+    assert_eq!(sample(&body, SCANS), 1.0, "the failed scheduled scan only");
+}
