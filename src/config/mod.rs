@@ -251,8 +251,8 @@ pub struct StateConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventsConfig {
     pub sqs_queue_url: String,
-    /// Region of the queue, from its URL (`sqs.<region>.amazonaws.com`); `None` for other
-    /// hosts (emulators, VPC endpoints), which use `aws.region`.
+    /// Region of the queue, from its URL (`sqs.<region>.amazonaws.com` and the other AWS
+    /// forms); `None` for other hosts (emulators, proxies), which use `aws.region`.
     pub queue_region: Option<Region>,
     /// Messages per `ReceiveMessage`, 1 to 10 (the SQS limit).
     pub max_batch: i32,

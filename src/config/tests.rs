@@ -248,3 +248,35 @@ fn events_are_off_by_default_and_take_the_queue_region_from_its_url() {
     );
     assert!(p[1].starts_with("events.sqs_queue_url: "), "{p:?}");
 }
+
+#[test]
+fn the_queue_region_is_read_from_every_aws_queue_url_form() {
+    for (url, want) in [
+        (
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/q",
+            Some("eu-west-1"),
+        ),
+        (
+            "https://sqs-fips.us-east-1.amazonaws.com/111122223333/q",
+            Some("us-east-1"),
+        ),
+        (
+            "https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q",
+            Some("cn-north-1"),
+        ),
+        (
+            "https://ap-south-1.queue.amazonaws.com/111122223333/q",
+            Some("ap-south-1"),
+        ),
+        (
+            "https://vpce-0abc-1234.sqs.eu-central-1.vpce.amazonaws.com/111122223333/q",
+            Some("eu-central-1"),
+        ),
+        ("http://127.0.0.1:4566/000000000000/q", None),
+        ("https://sqs.example.internal/111122223333/q", None),
+    ] {
+        let c = Config::from_yaml_str(&format!("events:\n  sqs_queue_url: {url}\n")).unwrap();
+        let got = c.events.unwrap().queue_region;
+        assert_eq!(got.as_ref().map(|r| r.as_str()), want, "{url}");
+    }
+}

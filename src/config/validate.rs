@@ -617,12 +617,15 @@ fn queue_url_region(url: &str) -> Result<Option<&str>, String> {
         ));
     }
     let host = host.split(':').next().unwrap_or(host);
-    let region = host
-        .strip_prefix("sqs.")
-        .and_then(|h| {
-            h.strip_suffix(".amazonaws.com")
-                .or_else(|| h.strip_suffix(".amazonaws.com.cn"))
-        })
-        .or_else(|| host.strip_suffix(".queue.amazonaws.com"));
+    let on_aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+    let labels: Vec<&str> = host.split('.').collect();
+    // sqs.REGION.amazonaws.com, sqs-fips.REGION..., vpce-ID.sqs.REGION.vpce.amazonaws.com
+    let modern = labels
+        .iter()
+        .position(|l| *l == "sqs" || *l == "sqs-fips")
+        .and_then(|i| labels.get(i + 1).copied());
+    // the legacy REGION.queue.amazonaws.com
+    let legacy = (labels.get(1) == Some(&"queue")).then(|| labels[0]);
+    let region = if on_aws { modern.or(legacy) } else { None };
     Ok(region)
 }
