@@ -603,7 +603,9 @@ fn events(c: &mut Checker, raw: RawEvents) -> Option<EventsConfig> {
 }
 
 /// The region an SQS queue URL names, if its host is an AWS SQS endpoint
-/// (`sqs.<region>.amazonaws.com[.cn]`, or the legacy `<region>.queue.amazonaws.com`).
+/// (`sqs.<region>.amazonaws.com[.cn]`, `sqs-fips.<region>...`, an interface endpoint
+/// `vpce-<id>.sqs.<region>.vpce.amazonaws.com`, or the legacy `<region>.queue.amazonaws.com`);
+/// `Err` when it is not a queue URL at all.
 fn queue_url_region(url: &str) -> Result<Option<&str>, String> {
     let rest = url
         .strip_prefix("https://")
