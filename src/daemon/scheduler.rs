@@ -1,9 +1,11 @@
 //! The scheduler: ticks every `scan.interval` plus jitter, skips (and counts) a tick that finds
 //! the previous cycle still running, wakes when an exception expires, and cancels a running
-//! cycle at shutdown without applying it.
+//! cycle at shutdown without applying it. Between cycles (and while one collects) it applies
+//! the event rescans the consumer sends, so the tracker has one writer; rescans applied while a
+//! cycle runs are replayed onto that cycle's reports.
 //!
-//! Owns timing only: what a cycle does is the [`CycleSource`]'s, what its results change is
-//! [`Applier`]'s.
+//! Owns timing and ordering only: what a cycle does is the [`CycleSource`]'s, what its results
+//! and the rescans change is [`Applier`]'s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
