@@ -24,6 +24,7 @@ bench:
 	cargo bench --locked --bench policy
 	cargo bench --locked --bench metrics_render
 	bash scripts/test-deps.sh && ECR_TEST_PYTHON=$(CURDIR)/.venv/bin/python cargo bench --locked --bench collect_calls
+	ECR_TEST_PYTHON=$(CURDIR)/.venv/bin/python cargo bench --locked --bench events_throughput
 
 demo:
 	bash scripts/demo.sh

@@ -127,6 +127,48 @@ pub async fn collect_target<A: EcrApi>(
     })
 }
 
+/// Collect one repository of a target (an event rescan): `DescribeRepositories` by name,
+/// its policy and its tags (`ListTagsForResource`: one call, whatever `tags.source` says).
+/// `Ok(None)` when the repository no longer exists; `Err` when it cannot be described.
+pub async fn collect_repository<A: EcrApi>(
+    api: &A,
+    name: &str,
+) -> Result<Option<RepositoryFacts>, TargetError> {
+    let Some(listed) = api
+        .describe_repository(name)
+        .await
+        .map_err(|e| listing_error(&e))?
+    else {
+        return Ok(None);
+    };
+    let (policy, tags) = tokio::join!(
+        repository_policy(api, listed.name.clone()),
+        api.list_tags_for_resource(&listed.arn)
+    );
+    // Deleted between the two calls: gone, as in a scan.
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let (tags, tags_source) = match tags {
+        Ok(tags) => (tags, TagsSource::ListTagsForResource),
+        Err(_) => (BTreeMap::new(), TagsSource::Unavailable),
+    };
+    Ok(Some(RepositoryFacts {
+        name: listed.name,
+        arn: listed.arn,
+        created_at: listed.created_at,
+        tags,
+        tags_source,
+        policy,
+    }))
+}
+
+/// The registry policy and its scope of a target (an event rescan), exactly as a scan
+/// reads them.
+pub async fn collect_registry<A: EcrApi>(api: &A) -> RegistryFacts {
+    registry_facts(api).await
+}
+
 /// `None` when the repository no longer exists.
 async fn repository_policy<A: EcrApi>(api: &A, name: String) -> Option<PolicyFetch> {
     match api.get_repository_policy(&name).await {

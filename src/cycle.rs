@@ -33,6 +33,51 @@ pub struct ScanContext {
     /// Client factory and call gate; holds the call counters and the credentials cache,
     /// so keep one context for the life of the process.
     pub aws: Aws,
+    /// What the last successful discovery reached (event rescans act on it); `None` until
+    /// the first discovery completed.
+    pub reach: Arc<tokio::sync::watch::Sender<Option<Arc<Reach>>>>,
+}
+
+/// What the last discovery found, kept for event rescans: which targets this replica scans
+/// and with which credentials (the same cached assumed-role sessions as the scans), which
+/// accounts exist at all (to tell another shard's account from an unknown one), and the
+/// trust zone that analysis used.
+#[derive(Debug, Clone)]
+pub struct Reach {
+    /// The targets this replica scans, with their account's credentials.
+    pub targets: std::collections::BTreeMap<TargetId, crate::aws::AccountCredentials>,
+    /// Targets discovery listed but could not reach (role or regions): a rescan fails.
+    pub unreachable: std::collections::BTreeSet<TargetId>,
+    /// Every account the configured discovery knows before sharding: the caller, the static
+    /// list, the organization's members.
+    pub known_accounts: std::collections::BTreeSet<String>,
+    pub shard: discovery::ShardSpec,
+    pub settings: Arc<AnalysisSettings>,
+}
+
+impl Reach {
+    fn of(discovery: &Discovery, config: &Config, settings: &Arc<AnalysisSettings>) -> Reach {
+        let mut known_accounts = discovery.organization_accounts.clone();
+        known_accounts.insert(discovery.caller_account.clone());
+        known_accounts.extend(
+            config
+                .accounts
+                .static_accounts
+                .iter()
+                .map(|a| a.id.to_string()),
+        );
+        Reach {
+            targets: discovery
+                .targets
+                .iter()
+                .map(|t| (t.id.clone(), t.credentials.clone()))
+                .collect(),
+            unreachable: discovery.failures.iter().map(|(t, _)| t.clone()).collect(),
+            known_accounts,
+            shard: discovery.shard,
+            settings: settings.clone(),
+        }
+    }
 }
 
 impl ScanContext {
@@ -47,6 +92,7 @@ impl ScanContext {
         ScanContext {
             config: Arc::new(config),
             aws,
+            reach: Arc::new(tokio::sync::watch::Sender::new(None)),
         }
     }
 
@@ -145,6 +191,8 @@ where
         }
     };
     let settings = Arc::new(discovery.analysis_settings(config));
+    ctx.reach
+        .send_replace(Some(Arc::new(Reach::of(&discovery, config, &settings))));
     let Discovery {
         organization_id,
         targets,

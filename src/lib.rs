@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! config -> discovery -> collect -> analysis -> state -> snapshot -> http / metrics
-//!           \________ cycle ________/          daemon (schedule, apply)
+//!           \________ cycle ________/          daemon (schedule, apply) <- events (SQS)
 //! ```
 //!
 //! The list is in import order: a module imports only modules above it
@@ -22,7 +22,6 @@
 //! - [`analysis`]: pure: policy verdicts ([`analysis::policy`]), tags, reports, findings.
 //! - [`discovery`]: targets = accounts x regions; AWS Organizations; assume-role credentials;
 //!   [`discovery::shard`] picks the accounts of this replica.
-//! - [`events`]: EventBridge/CloudTrail messages -> which repository or registry to rescan.
 //! - [`collect`]: one target -> [`facts::TargetFacts`], through the [`aws::ecr::EcrApi`] seam.
 //! - [`cycle`]: discovery + fan-out + deadline; each target analysed as it completes.
 //! - [`snapshot`]: the immutable result of the last cycle per target.
@@ -30,7 +29,10 @@
 //! - [`report`]: the JSON records shared by `scan --once` and `/findings`.
 //! - [`metrics`]: prometheus-client collector over the snapshot, and the counters.
 //! - [`http`]: `/`, `/metrics`, `/findings`, `/-/healthy`, `/-/ready`; TLS and basic auth.
-//! - [`daemon`]: the scheduler and the application of a cycle's reports (persist, counters, swap).
+//! - [`daemon`]: the scheduler and the application of a cycle's reports (persist, counters, swap),
+//!   and of event rescans in the same loop.
+//! - [`events`]: EventBridge/CloudTrail messages -> which repository or registry to rescan
+//!   ([`events::envelope`], pure); the SQS consumer and the rescan reads, handed to the daemon.
 //! - [`commands`]: `serve`, `scan --once` and `config check` (wiring and rendering only).
 //! - [`iac`]: Terraform plans and CloudFormation templates -> policies to check (extraction only).
 //! - [`check`]: the offline `check` command: judging, records, text/JSON/SARIF.

@@ -7,8 +7,10 @@
 //! A public policy set in moto pages (`security-pager`) and reaches the owner's route
 //! (`team-payments`) with repository, account, region, owner_tag and runbook_url; removing it
 //! sends the resolved notification; removing the owner tag raises the missing-owner alert on its
-//! own route (`platform-tickets`), never on the pager. Every wait is bounded (90 s); the
-//! timings printed are observations, not assertions.
+//! own route (`platform-tickets`), never on the pager. With events on and scans an hour apart,
+//! a repository made public pages from its CloudTrail event alone (moto's EventBridge rule into
+//! the SQS queue). Every wait is bounded (90 s); the timings printed are observations, not
+//! assertions.
 
 #[path = "assets/common.rs"]
 mod common;
@@ -239,6 +241,101 @@ fn public_policy_pages_resolves_and_missing_owner_goes_to_tickets() {
         );
     }
     eprintln!("whole scenario: {:?}", started.elapsed());
+}
+
+/// The event fixture (`tests/support/events_fixture.py`): queue and rule, policies, events.
+fn events_fixture(moto: &Moto, args: &[&str]) -> String {
+    let out = std::process::Command::new(support::python())
+        .arg(repo_path("tests/support/events_fixture.py"))
+        .args(["--endpoint", moto.endpoint.as_str()])
+        .args(args)
+        .output()
+        .expect("run events_fixture.py");
+    assert!(
+        out.status.success(),
+        "events_fixture.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn an_exposure_pages_from_its_event_while_scans_are_an_hour_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    moto_op(
+        &moto,
+        ACCOUNT,
+        &["create-repo", REPO, "owner=team-payments"],
+    );
+    let setup: Value =
+        serde_json::from_str(&events_fixture(&moto, &["setup", "--queue", "ecr-events"])).unwrap();
+    let queue = setup["queue_url"].as_str().unwrap();
+    let config = moto.write_config(
+        dir.path(),
+        &format!(
+            "regions: [us-east-1]\naccounts:\n  discovery: current\ntags:\n  required: [owner]\nscan:\n  interval: 1h\n  jitter: 0s\n  timeout: 30s\nstate:\n  path: {}\nevents:\n  sqs_queue_url: \"{queue}\"\n  wait_time: 1s\n",
+            dir.path().join("state.json").display()
+        ),
+    );
+    let hook = Webhook::start();
+    let mut am = Alertmanager::start(dir.path(), &alertmanager_config(&hook));
+    let mut exporter = Exporter::start(&moto, &config, dir.path());
+    let mut prom = Prometheus::start(
+        dir.path(),
+        exporter.port,
+        &[repo_path("alerts/ecr-exposure.rules.yml")],
+        Some(am.port),
+    );
+    let api = prom.api();
+    // Scanned once and scraped, and the consumer polls: nothing pages.
+    wait_until(
+        "the repository and the consumer's poll time in Prometheus",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            let info = api.query(&format!(
+                "ecr_exposure_repository_info{{repository=\"{REPO}\"}}"
+            ));
+            let polled = api.query("ecr_exposure_event_queue_last_receive_timestamp_seconds");
+            (!info.is_empty() && !polled.is_empty()).then_some(())
+        },
+    );
+
+    let t0 = Instant::now();
+    events_fixture(&moto, &["set-policy", "--repo", REPO, "public"]);
+    events_fixture(
+        &moto,
+        &["put-event", "--name", "SetRepositoryPolicy", "--repo", REPO],
+    );
+    let paged = wait_until(
+        "EcrExposureRepositoryPublic from the event at the security-pager webhook",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            alerts_in(
+                &hook.deliveries(),
+                "/security-pager",
+                "EcrExposureRepositoryPublic",
+                "firing",
+            )
+            .into_iter()
+            .next()
+        },
+    );
+    eprintln!("public policy + event -> page after {:?}", t0.elapsed());
+    assert_eq!(paged["labels"]["repository"], REPO);
+    assert_eq!(paged["labels"]["owner_tag"], "team-payments");
+    // The page came from the event: one full scan only, one rescan.
+    let scans = api.query("sum(ecr_exposure_scans_total)");
+    assert_eq!(scans[0]["value"][1], "1", "{scans:?}");
+    // (The counter moves just after the swap, so a scrape may lag it by one interval.)
+    wait_until(
+        "one event rescan in Prometheus",
+        &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],
+        || {
+            let r = api.query("ecr_exposure_event_rescans_total{result=\"ok\"}");
+            (r.first().map(|s| s["value"][1].clone()) == Some("1".into())).then_some(())
+        },
+    );
 }
 
 /// Inhibition in the example configuration, on a real Alertmanager: while

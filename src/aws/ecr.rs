@@ -44,6 +44,13 @@ pub trait EcrApi: Send + Sync {
         token: Option<String>,
     ) -> impl Future<Output = Result<Page<ListedRepository>, CallError>> + Send;
 
+    /// `DescribeRepositories` of one repository by name (an event rescan): `None` when it
+    /// does not exist (`RepositoryNotFoundException`).
+    fn describe_repository(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<ListedRepository>, CallError>> + Send;
+
     /// `GetRepositoryPolicy`: the policy text, `None` when the answer carries none.
     fn get_repository_policy(
         &self,
@@ -123,6 +130,26 @@ impl EcrApi for SdkEcr {
             items,
             next_token: page.next_token().map(str::to_string),
         })
+    }
+
+    async fn describe_repository(&self, name: &str) -> Result<Option<ListedRepository>, CallError> {
+        let call = self
+            .ecr
+            .describe_repositories()
+            .repository_names(name)
+            .send();
+        match self.aws.send("ecr", "DescribeRepositories", call).await {
+            Ok(out) => Ok(out.repositories().iter().find_map(|r| {
+                let (found, arn) = (r.repository_name()?, r.repository_arn()?);
+                (found == name).then(|| ListedRepository {
+                    name: found.to_string(),
+                    arn: arn.to_string(),
+                    created_at: r.created_at().and_then(|t| t.fmt(Format::DateTime).ok()),
+                })
+            })),
+            Err(e) if e.aws_code.as_deref() == Some("RepositoryNotFoundException") => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     async fn get_repository_policy(&self, repository: &str) -> Result<Option<String>, CallError> {

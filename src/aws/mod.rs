@@ -7,6 +7,7 @@
 //! [`ApiErrorCode`]. Nothing here decides what a result means; collection does.
 
 pub mod ecr;
+pub mod sqs;
 pub mod stats;
 
 use std::collections::HashMap;
@@ -314,6 +315,32 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(conf)
     }
 
+    /// SQS client for the event queue, with the ambient credentials (the queue lives in the
+    /// exporter's own account), in `region` or the home region. The read and operation
+    /// timeouts are stretched to cover a long poll of `long_poll`, which SQS holds open by
+    /// design.
+    pub fn sqs(&self, region: Option<&str>, long_poll: Duration) -> aws_sdk_sqs::Client {
+        let region = region.unwrap_or(self.home_region());
+        let config = self.config_for(&self.ambient(), region);
+        let margin = long_poll + Duration::from_secs(10);
+        let current = config
+            .timeout_config()
+            .cloned()
+            .unwrap_or_else(|| TimeoutConfig::builder().build());
+        let read = current.read_timeout().unwrap_or(margin).max(margin);
+        let operation = current.operation_timeout().unwrap_or(margin).max(margin);
+        let mut timeouts = TimeoutConfig::builder()
+            .read_timeout(read)
+            .operation_timeout(operation);
+        if let Some(connect) = current.connect_timeout() {
+            timeouts = timeouts.connect_timeout(connect);
+        }
+        let conf = aws_sdk_sqs::config::Builder::from(&config)
+            .timeout_config(timeouts.build())
+            .build();
+        aws_sdk_sqs::Client::from_conf(conf)
+    }
+
     /// Make one call: hold a global permit around `send`, count it, classify a failure.
     ///
     /// `call` must be the not-yet-polled `send()` future (futures are lazy, so the request
@@ -334,7 +361,9 @@ impl Aws {
     }
 
     /// As [`Aws::send`] without the permit: for AssumeRole, which runs while the caller of
-    /// a capped call already holds a permit (holding two could deadlock the cap).
+    /// a capped call already holds a permit (holding two could deadlock the cap), and for the
+    /// SQS long poll ([`sqs`]), which waits by design and must not hold a permit the scans
+    /// need for 20 seconds.
     async fn send_uncapped<T, E, R, F>(
         &self,
         service: &'static str,

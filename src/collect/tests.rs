@@ -145,6 +145,14 @@ impl EcrApi for Fake {
         Ok(page(&self.repos, token, size))
     }
 
+    async fn describe_repository(&self, name: &str) -> Result<Option<ListedRepository>, CallError> {
+        self.record("DescribeRepositories", None);
+        if let Some(e) = &self.listing_error {
+            return Err(e.clone());
+        }
+        Ok(self.repos.iter().find(|r| r.name == name).cloned())
+    }
+
     async fn get_repository_policy(&self, repository: &str) -> Result<Option<String>, CallError> {
         self.record("GetRepositoryPolicy", None);
         if let Some(e) = self.policy_errors.get(repository) {
@@ -411,4 +419,45 @@ async fn registry_policy_and_scope() {
             false
         )
     );
+}
+
+#[tokio::test]
+async fn one_repository_is_described_read_and_tagged_with_three_calls() {
+    let mut fake = Fake::with_repos(3);
+    fake.policies.insert("repo-0001".into(), "{}".into());
+    let tags = BTreeMap::from([("owner".to_string(), "team".to_string())]);
+    fake.ecr_tags.insert(arn("repo-0001"), tags.clone());
+    let got = collect_repository(&fake, "repo-0001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.name, "repo-0001");
+    assert_eq!(got.policy, PolicyFetch::Text { text: "{}".into() });
+    assert_eq!(
+        (got.tags, got.tags_source),
+        (tags, TagsSource::ListTagsForResource)
+    );
+    assert_eq!(
+        *fake.calls.lock().unwrap(),
+        BTreeMap::from([
+            ("DescribeRepositories", 1),
+            ("GetRepositoryPolicy", 1),
+            ("ListTagsForResource", 1)
+        ])
+    );
+    // Gone: no policy or tag call, and not an error.
+    assert_eq!(collect_repository(&fake, "deleted").await.unwrap(), None);
+    assert_eq!(fake.count("GetRepositoryPolicy"), 1);
+    // Unreadable tags are unavailable, never "untagged"; a failed describe is an error.
+    fake.ecr_tags_errors
+        .insert(arn("repo-0002"), denied("AccessDeniedException"));
+    let got = collect_repository(&fake, "repo-0002")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.tags_source, TagsSource::Unavailable);
+    assert_eq!(got.policy, PolicyFetch::None);
+    fake.listing_error = Some(err(ApiErrorCode::Throttling, Some("ThrottlingException")));
+    let e = collect_repository(&fake, "repo-0002").await.unwrap_err();
+    assert_eq!(e.code, "throttled");
 }

@@ -10,12 +10,15 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use tokio::net::TcpListener;
 
+use crate::aws::sqs::SqsQueue;
 use crate::cli::ServeArgs;
 use crate::config::{Config, StateBackendConfig};
 use crate::cycle::{self, ScanContext};
 use crate::daemon::{
-    CycleFuture, CycleSource, Daemon, DaemonOptions, SHUTDOWN_DEADLINE, run_daemon,
+    CycleFuture, CycleSource, Daemon, DaemonOptions, EventHooks, SHUTDOWN_DEADLINE, run_daemon,
 };
+use crate::events::consumer;
+use crate::events::rescan::AwsReader;
 use crate::http::WebConfig;
 use crate::metrics::{ApiCallSample, ApiStatsSource};
 use crate::state::{S3Location, S3Store, StateBackend, SystemClock};
@@ -76,12 +79,19 @@ async fn serve(
         state = %options.state,
         "starting ecr-exposure-exporter"
     );
+    let clock: Arc<dyn crate::state::Clock> = Arc::new(SystemClock);
+    let consumer_stop = tokio_util::sync::CancellationToken::new();
+    let events = config
+        .events
+        .as_ref()
+        .map(|events| start_consumer(events, &ctx, &clock, consumer_stop.clone()));
     let daemon = Daemon {
         options,
         cycle: Arc::new(LiveCycle { ctx }),
         api_stats: Some(api_stats),
-        clock: Arc::new(SystemClock),
+        clock,
         web: Arc::new(web),
+        events,
     };
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -99,6 +109,7 @@ async fn serve(
         let _ = rx.await;
     })
     .await;
+    consumer_stop.cancel();
     Ok(())
 }
 
@@ -116,6 +127,40 @@ fn state_backend(config: &Config, aws: &crate::aws::Aws) -> StateBackend {
             StateBackend::S3(Arc::new(S3Store::new(aws.clone(), client, location)))
         }
     }
+}
+
+/// Spawn the event consumer (`events.sqs_queue_url`); the daemon gets its metrics and the
+/// receiving end of its rescans.
+fn start_consumer(
+    events: &crate::config::EventsConfig,
+    ctx: &Arc<ScanContext>,
+    clock: &Arc<dyn crate::state::Clock>,
+    stop: tokio_util::sync::CancellationToken,
+) -> EventHooks {
+    let metrics = consumer::event_metrics();
+    // A few batches of room: the consumer waits for each answer anyway.
+    let (apply, requests) = tokio::sync::mpsc::channel(32);
+    let queue = SqsQueue::new(
+        &ctx.aws,
+        &events.sqs_queue_url,
+        events.queue_region.as_ref().map(|r| r.as_str()),
+        events.max_batch,
+        events.wait_time,
+        events.visibility_timeout,
+    );
+    let consumer = consumer::Consumer {
+        queue,
+        reader: AwsReader { ctx: ctx.clone() },
+        reach: ctx.reach.subscribe(),
+        apply,
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        max_receives: events.max_receives,
+        concurrency: usize::try_from(events.max_batch).unwrap_or(1),
+    };
+    tracing::info!(queue_url = %events.sqs_queue_url, max_batch = events.max_batch, "event-driven rescans on");
+    tokio::spawn(consumer.run(stop));
+    EventHooks { metrics, requests }
 }
 
 /// The real cycles: one [`ScanContext`] for the life of the process (it holds the

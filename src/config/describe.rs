@@ -95,6 +95,18 @@ pub fn describe(config: &Config) -> String {
             config.sharding.total_shards
         ),
     };
+    // Printed only when on, so the summary of a configuration without events is unchanged.
+    if let Some(e) = &config.events {
+        let _ = writeln!(
+            out,
+            "events: {} ({} messages per receive, long poll {}, visibility timeout {}, deleted after {} failed receives)",
+            e.sqs_queue_url,
+            e.max_batch,
+            d(e.wait_time),
+            e.visibility_timeout.map_or("of the queue".to_string(), d),
+            e.max_receives
+        );
+    }
     let _ = writeln!(out, "exceptions: {}", config.exceptions.len());
     for e in &config.exceptions {
         let _ = writeln!(

@@ -54,6 +54,8 @@ pub struct Config {
     pub state: StateConfig,
     /// Which accounts this replica scans.
     pub sharding: ShardingConfig,
+    /// Event-driven rescans from an SQS queue; `None` when off (the default).
+    pub events: Option<EventsConfig>,
     pub exceptions: Vec<Exception>,
     /// The file the configuration came from, for `config check` and logs.
     pub source: Option<PathBuf>,
@@ -264,6 +266,25 @@ pub struct S3StateConfig {
     pub prefix: String,
     /// The bucket's region; `None`: the exporter's home region (`aws.region`).
     pub region: Option<Region>,
+}
+
+/// `events`: where ECR change events come from and how they are read (docs/events.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    pub sqs_queue_url: String,
+    /// Region of the queue, from its URL (`sqs.<region>.amazonaws.com` and the other AWS
+    /// forms); `None` for other hosts (emulators, proxies), which use `aws.region`.
+    pub queue_region: Option<Region>,
+    /// Messages per `ReceiveMessage`, 1 to 10 (the SQS limit).
+    pub max_batch: i32,
+    /// Long-poll wait of each `ReceiveMessage`, up to 20 s (the SQS limit).
+    pub wait_time: Duration,
+    /// Overrides the queue's visibility timeout for the messages received; `None` keeps the
+    /// queue's own. A message whose rescan fails comes back after it.
+    pub visibility_timeout: Option<Duration>,
+    /// A message received this often (`ApproximateReceiveCount`) whose rescan keeps failing
+    /// is deleted and counted: the next full scan covers its repository anyway.
+    pub max_receives: u32,
 }
 
 /// One problem: the key path and what is wrong with it.

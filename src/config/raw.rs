@@ -49,6 +49,7 @@ pub struct RawConfig {
     pub scan: RawScan,
     pub state: RawState,
     pub sharding: RawSharding,
+    pub events: RawEvents,
     pub exceptions: Vec<RawException>,
 }
 
@@ -195,6 +196,29 @@ impl Default for RawSharding {
             total_shards: 1,
             shard: None,
             shard_from_pod_name: false,
+        }
+    }
+}
+
+/// `events`: the SQS queue of ECR change events (docs/events.md); off without a queue URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEvents {
+    pub sqs_queue_url: Option<String>,
+    pub max_batch: i64,
+    pub wait_time: String,
+    pub visibility_timeout: Option<String>,
+    pub max_receives: u32,
+}
+
+impl Default for RawEvents {
+    fn default() -> Self {
+        RawEvents {
+            sqs_queue_url: None,
+            max_batch: 10,
+            wait_time: "20s".to_string(),
+            visibility_timeout: None,
+            max_receives: 5,
         }
     }
 }

@@ -253,3 +253,73 @@ fn state_backend_defaults_to_the_file_and_s3_needs_a_bucket() {
     let p = problems("state:\n  backend: s3\n  s3:\n    bucket: ab\n");
     assert!(p[0].contains("is not an S3 bucket name"), "{p:?}");
 }
+
+#[test]
+fn events_are_off_by_default_and_take_the_queue_region_from_its_url() {
+    let c = Config::from_yaml_str("{}").unwrap();
+    assert_eq!(c.events, None);
+    // An empty URL (an unset environment variable in a template) is off too.
+    let c = Config::from_yaml_str("events:\n  sqs_queue_url: \"\"\n").unwrap();
+    assert_eq!(c.events, None);
+    let c = Config::from_yaml_str(
+        "events:\n  sqs_queue_url: https://sqs.eu-west-1.amazonaws.com/111122223333/q\n",
+    )
+    .unwrap();
+    let e = c.events.unwrap();
+    assert_eq!(
+        e.queue_region.as_ref().map(|r| r.as_str()),
+        Some("eu-west-1")
+    );
+    assert_eq!((e.max_batch, e.max_receives), (10, 5));
+    assert_eq!(e.wait_time, std::time::Duration::from_secs(20));
+    assert_eq!(e.visibility_timeout, None);
+    // An emulator or a VPC endpoint names no region: aws.region applies.
+    let c = Config::from_yaml_str(
+        "events:\n  sqs_queue_url: http://127.0.0.1:5000/123456789012/q\n  max_batch: 1\n  wait_time: 0s\n",
+    )
+    .unwrap();
+    let e = c.events.unwrap();
+    assert_eq!((e.queue_region, e.max_batch), (None, 1));
+    assert!(e.wait_time.is_zero());
+    let p = problems(
+        "events:\n  sqs_queue_url: https://sqs.eu-west-1.amazonaws.com/\n  max_batch: 0\n",
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(
+        p[0].starts_with("events.max_batch: 0 is out of range"),
+        "{p:?}"
+    );
+    assert!(p[1].starts_with("events.sqs_queue_url: "), "{p:?}");
+}
+
+#[test]
+fn the_queue_region_is_read_from_every_aws_queue_url_form() {
+    for (url, want) in [
+        (
+            "https://sqs.eu-west-1.amazonaws.com/111122223333/q",
+            Some("eu-west-1"),
+        ),
+        (
+            "https://sqs-fips.us-east-1.amazonaws.com/111122223333/q",
+            Some("us-east-1"),
+        ),
+        (
+            "https://sqs.cn-north-1.amazonaws.com.cn/111122223333/q",
+            Some("cn-north-1"),
+        ),
+        (
+            "https://ap-south-1.queue.amazonaws.com/111122223333/q",
+            Some("ap-south-1"),
+        ),
+        (
+            "https://vpce-0abc-1234.sqs.eu-central-1.vpce.amazonaws.com/111122223333/q",
+            Some("eu-central-1"),
+        ),
+        ("http://127.0.0.1:4566/000000000000/q", None),
+        ("https://sqs.example.internal/111122223333/q", None),
+    ] {
+        let c = Config::from_yaml_str(&format!("events:\n  sqs_queue_url: {url}\n")).unwrap();
+        let got = c.events.unwrap().queue_region;
+        assert_eq!(got.as_ref().map(|r| r.as_str()), want, "{url}");
+    }
+}

@@ -12,12 +12,12 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::raw::{
-    RawAccounts, RawAws, RawConfig, RawException, RawId, RawRegions, RawScan, RawSharding,
-    RawState, RawStateS3, RawTags, RawTrust,
+    RawAccounts, RawAws, RawConfig, RawEvents, RawException, RawId, RawRegions, RawScan,
+    RawSharding, RawState, RawStateS3, RawTags, RawTrust,
 };
 use super::{
-    AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, Exception,
-    Problem, RegionSelection, S3StateConfig, ScanConfig, ShardSelection, ShardingConfig,
+    AccountSelector, AccountsConfig, AwsConfig, Config, ConfigError, DiscoveryMode, EventsConfig,
+    Exception, Problem, RegionSelection, S3StateConfig, ScanConfig, ShardSelection, ShardingConfig,
     StateBackendConfig, StateConfig, StaticAccount, TagSource, TagsConfig, TrustConfig,
 };
 use crate::model::{AccountId, FindingKind, OrgId, Region, is_account_id};
@@ -36,6 +36,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
     let scan = scan(&mut c, raw.scan);
     let state = state(&mut c, raw.state);
     let sharding = sharding(&mut c, raw.sharding);
+    let events = events(&mut c, raw.events);
     let exceptions = exceptions(&mut c, &raw.exceptions);
     if !c.problems.is_empty() {
         return Err(ConfigError {
@@ -52,6 +53,7 @@ pub(super) fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
         scan,
         state,
         sharding,
+        events,
         exceptions,
         source: None,
     })
@@ -587,4 +589,86 @@ fn dedup<T: Ord + Clone>(list: Vec<T>) -> Vec<T> {
     list.into_iter()
         .filter(|s| seen.insert(s.clone()))
         .collect()
+}
+
+/// The `events` section; `None` (off) without a queue URL.
+fn events(c: &mut Checker, raw: RawEvents) -> Option<EventsConfig> {
+    let wait_time = c.duration("events.wait_time", &raw.wait_time);
+    if wait_time > Duration::from_secs(20) || wait_time.subsec_nanos() != 0 {
+        c.fail(
+            "events.wait_time",
+            "must be whole seconds from 0s to 20s (the SQS long-poll limit)",
+        );
+    }
+    if !(1..=10).contains(&raw.max_batch) {
+        c.fail(
+            "events.max_batch",
+            format!(
+                "{} is out of range: SQS returns 1 to 10 messages per receive",
+                raw.max_batch
+            ),
+        );
+    }
+    let visibility_timeout = raw
+        .visibility_timeout
+        .as_deref()
+        .map(|t| c.duration("events.visibility_timeout", t));
+    if let Some(v) = visibility_timeout
+        && (v > Duration::from_secs(12 * 3600) || v.subsec_nanos() != 0)
+    {
+        c.fail(
+            "events.visibility_timeout",
+            "must be whole seconds up to 12h (the SQS limit)",
+        );
+    }
+    if raw.max_receives == 0 {
+        c.fail("events.max_receives", "must be at least 1");
+    }
+    let url = raw.sqs_queue_url.filter(|u| !u.trim().is_empty())?;
+    let url = url.trim().to_string();
+    let queue_region = match queue_url_region(&url) {
+        Ok(region) => region.and_then(|r| c.region("events.sqs_queue_url", r)),
+        Err(message) => {
+            c.fail("events.sqs_queue_url", message);
+            None
+        }
+    };
+    Some(EventsConfig {
+        sqs_queue_url: url,
+        queue_region,
+        max_batch: raw.max_batch.clamp(1, 10) as i32,
+        wait_time,
+        visibility_timeout,
+        max_receives: raw.max_receives.max(1),
+    })
+}
+
+/// The region an SQS queue URL names, if its host is an AWS SQS endpoint
+/// (`sqs.<region>.amazonaws.com[.cn]`, `sqs-fips.<region>...`, an interface endpoint
+/// `vpce-<id>.sqs.<region>.vpce.amazonaws.com`, or the legacy `<region>.queue.amazonaws.com`);
+/// `Err` when it is not a queue URL at all.
+fn queue_url_region(url: &str) -> Result<Option<&str>, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("{url:?} is not an http(s) URL of an SQS queue"))?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut parts = path.split('/').filter(|p| !p.is_empty());
+    if host.is_empty() || parts.next().is_none() || parts.next().is_none() {
+        return Err(format!(
+            "{url:?} is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/QUEUE)"
+        ));
+    }
+    let host = host.split(':').next().unwrap_or(host);
+    let on_aws = host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn");
+    let labels: Vec<&str> = host.split('.').collect();
+    // sqs.REGION.amazonaws.com, sqs-fips.REGION..., vpce-ID.sqs.REGION.vpce.amazonaws.com
+    let modern = labels
+        .iter()
+        .position(|l| *l == "sqs" || *l == "sqs-fips")
+        .and_then(|i| labels.get(i + 1).copied());
+    // the legacy REGION.queue.amazonaws.com
+    let legacy = (labels.get(1) == Some(&"queue")).then(|| labels[0]);
+    let region = if on_aws { modern.or(legacy) } else { None };
+    Ok(region)
 }

@@ -144,7 +144,7 @@ pub(super) async fn save_at_shutdown(
     }
 }
 
-fn report_load(metrics: &Metrics, store: &S3Store, r: &LoadReport) {
+pub(super) fn report_load(metrics: &Metrics, store: &S3Store, r: &LoadReport) {
     let location = store.location();
     for (account, problem, aside) in &r.corrupt {
         metrics.counters().state_load_failed();
@@ -159,7 +159,7 @@ fn report_load(metrics: &Metrics, store: &S3Store, r: &LoadReport) {
     }
 }
 
-fn report_save(metrics: &Metrics, store: &S3Store, r: &SaveReport) {
+pub(super) fn report_save(metrics: &Metrics, store: &S3Store, r: &SaveReport) {
     let location = store.location();
     for (account, problem, aside) in &r.corrupt {
         metrics.counters().state_load_failed();

@@ -9,6 +9,12 @@
 //! 3. only then move the opened/resolved counters and the remediation histogram;
 //! 4. swap the new snapshot in for `/metrics` and `/findings`.
 //!
+//! Event rescans ([`rescan`]) come from the event consumer over a channel and are applied by
+//! the scheduler's own loop, between cycles, in the same order (tracker, state file,
+//! counters, swap), so a rescan and a cycle never race for the tracker; a rescan applied
+//! while a cycle runs is replayed onto that cycle's reports, so the cycle's older read of the
+//! same repository does not undo it.
+//!
 //! Scheduling ([`scheduler`]): a first cycle at start, then one every `scan.interval` plus a
 //! random jitter in `[0, scan.jitter]`, measured from the start of the previous tick. A tick
 //! that finds the previous cycle still running is skipped, counted and logged. On shutdown the
@@ -17,7 +23,10 @@
 //! signals, the deadline watchdog) is [`crate::commands::serve`]'s, not this module's.
 
 mod apply;
+mod rescan;
 mod scheduler;
+
+pub use rescan::{EventHooks, RescanReply, RescanRequest};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -74,6 +83,9 @@ pub struct Daemon {
     pub api_stats: Option<ApiStatsSource>,
     pub clock: Arc<dyn Clock>,
     pub web: Arc<WebConfig>,
+    /// Event-driven rescans (`events.sqs_queue_url`): their metrics and the channel the
+    /// consumer sends its rescans on; `None` when events are off.
+    pub events: Option<EventHooks>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -92,17 +104,24 @@ pub async fn run_daemon(daemon: Daemon, listener: TcpListener, shutdown: impl Fu
         api_stats,
         clock,
         web,
+        events,
     } = daemon;
     let exceptions = Arc::new(Exceptions::new(options.exceptions.clone()));
     let cell = Arc::new(SnapshotCell::default());
-    let metrics = Arc::new(Metrics::new(SnapshotCollector {
+    let mut metrics = Metrics::new(SnapshotCollector {
         cell: cell.clone(),
         clock: clock.clone(),
         exceptions: exceptions.clone(),
         required_tags: options.required_tags.clone(),
         api_stats,
         shard: options.shard,
-    }));
+    });
+    let mut rescans = None;
+    if let Some(hooks) = events {
+        metrics = metrics.with_events(&hooks.metrics);
+        rescans = Some(hooks.requests);
+    }
+    let metrics = Arc::new(metrics);
     let tracker = restore(&options, &exceptions, &metrics, clock.as_ref());
     // Restored findings are served before the first cycle completes; readiness still waits.
     let mut initial = tracker.snapshot();
@@ -135,7 +154,8 @@ pub async fn run_daemon(daemon: Daemon, listener: TcpListener, shutdown: impl Fu
         cell,
         metrics.clone(),
         exceptions,
-    );
+    )
+    .with_rescans(rescans);
     let shutdown_token = token.clone();
     let signal_task = async move {
         shutdown.await;

@@ -1,21 +1,28 @@
 //! The scheduler: ticks every `scan.interval` plus jitter, skips (and counts) a tick that finds
 //! the previous cycle still running, wakes when an exception expires, and cancels a running
-//! cycle at shutdown without applying it.
+//! cycle at shutdown without applying it. Between cycles (and while one collects) it applies
+//! the event rescans the consumer sends, so the tracker has one writer; rescans applied while a
+//! cycle runs are replayed onto that cycle's reports.
 //!
-//! Owns timing only: what a cycle does is the [`CycleSource`]'s, what its results change is
-//! [`Applier`]'s.
+//! Owns timing and ordering only: what a cycle does is the [`CycleSource`]'s, what its results
+//! and the rescans change is [`Applier`]'s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::apply::Applier;
+use super::rescan::RescanRequest;
 use super::{CycleSource, DaemonOptions};
 use crate::metrics::Metrics;
 use crate::snapshot::SnapshotCell;
-use crate::state::{Clock, Exceptions, ScanResult, Tracker};
+use crate::state::{Clock, Exceptions, Rescanned, ScanResult, Tracker};
+
+/// Rescans applied together at most (one state write, one swap).
+const MAX_RESCANS_PER_APPLY: usize = 64;
 
 pub(super) struct Scheduler {
     interval: Duration,
@@ -25,6 +32,22 @@ pub(super) struct Scheduler {
     metrics: Arc<Metrics>,
     exceptions: Arc<Exceptions>,
     applier: Applier,
+    /// Event rescans to apply between cycles (`None`: events off).
+    rescans: Option<mpsc::Receiver<RescanRequest>>,
+}
+
+/// Patch a cycle's reports with the rescans applied while it ran, oldest first: the cycle may
+/// have read a repository before its event's rescan did, and must not undo the newer read
+/// (which would resolve, then reopen, and count, a finding twice). A rescan older than the
+/// cycle's read is corrected by the next event or cycle.
+fn replay(results: &mut [ScanResult], rescans: Vec<Rescanned>) {
+    for rescan in rescans {
+        for r in results.iter_mut().filter(|r| r.target == rescan.target) {
+            if let Ok(report) = &mut r.result {
+                rescan.part.patch(report);
+            }
+        }
+    }
 }
 
 /// A random delay in `[0, max]`, in whole milliseconds.
@@ -59,12 +82,22 @@ impl Scheduler {
                 cell,
                 metrics,
             },
+            rescans: None,
         }
     }
 
+    /// Also apply the rescans that arrive on `rescans`.
+    pub fn with_rescans(mut self, rescans: Option<mpsc::Receiver<RescanRequest>>) -> Self {
+        self.rescans = rescans;
+        self
+    }
+
     /// Run until `token` is cancelled; returns the tracker to persist one last time.
-    pub async fn run(self, mut tracker: Tracker, token: CancellationToken) -> Tracker {
+    pub async fn run(mut self, mut tracker: Tracker, token: CancellationToken) -> Tracker {
         let mut running: Option<(JoinHandle<Vec<ScanResult>>, Instant)> = None;
+        let mut rescans = self.rescans.take();
+        // Rescans applied while the running cycle collects: replayed onto its reports.
+        let mut during_cycle: Vec<Rescanned> = Vec::new();
         let mut next_tick = tokio::time::Instant::now();
         self.log_expired_exceptions(&tracker);
         loop {
@@ -78,18 +111,37 @@ impl Scheduler {
                         tracing::warn!("previous scan cycle still running; skipping this tick");
                     } else {
                         tracing::debug!("scan cycle starting");
+                        during_cycle.clear();
                         running = Some((tokio::spawn(self.cycle.run_cycle()), Instant::now()));
                     }
                 }
                 joined = async { (&mut running.as_mut().expect("guarded").0).await }, if running.is_some() => {
                     let (_, started) = running.take().expect("guarded");
                     match joined {
-                        Ok(results) => {
+                        Ok(mut results) => {
                             let duration = started.elapsed().as_secs_f64();
+                            replay(&mut results, std::mem::take(&mut during_cycle));
                             tracker = self.applier.apply(tracker, results, duration).await;
                         }
                         Err(e) => tracing::error!(error = %e, "scan cycle task failed; keeping the previous snapshot"),
                     }
+                }
+                request = async { rescans.as_mut().expect("guarded").recv().await }, if rescans.is_some() => {
+                    let Some(request) = request else {
+                        rescans = None;
+                        continue;
+                    };
+                    // Take the others that queued up meanwhile: one state write for all.
+                    let mut requests = vec![request];
+                    if let Some(rx) = rescans.as_mut() {
+                        while requests.len() < MAX_RESCANS_PER_APPLY {
+                            match rx.try_recv() {
+                                Ok(r) => requests.push(r),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    tracker = self.apply_rescans(tracker, requests, running.is_some(), &mut during_cycle).await;
                 }
                 () = async {
                     match next_expiry {
@@ -104,6 +156,34 @@ impl Scheduler {
         if let Some((handle, _)) = running.take() {
             tracing::info!("cancelling the running scan cycle; its results are not applied");
             handle.abort();
+        }
+        tracker
+    }
+
+    /// Apply queued rescans and answer each; those applied while a cycle runs are kept to be
+    /// replayed onto its reports.
+    async fn apply_rescans(
+        &self,
+        tracker: Tracker,
+        requests: Vec<RescanRequest>,
+        cycle_running: bool,
+        during_cycle: &mut Vec<Rescanned>,
+    ) -> Tracker {
+        let (rescans, replies): (Vec<Rescanned>, Vec<_>) =
+            requests.into_iter().map(|r| (r.rescan, r.reply)).unzip();
+        let kept = cycle_running.then(|| rescans.clone());
+        let (tracker, answers) = self.applier.apply_rescans(tracker, rescans).await;
+        if let Some(kept) = kept {
+            during_cycle.extend(
+                kept.into_iter()
+                    .zip(&answers)
+                    .filter(|(_, a)| a.is_ok())
+                    .map(|(r, _)| r),
+            );
+        }
+        for (reply, answer) in replies.into_iter().zip(answers) {
+            // The consumer may have given up waiting (shutdown): nothing to do then.
+            let _ = reply.send(answer);
         }
         tracker
     }

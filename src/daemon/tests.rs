@@ -296,6 +296,7 @@ async fn start(state_path: PathBuf, fake: &Arc<FakeCycle>) -> Harness {
         api_stats: None,
         clock: Arc::new(SystemClock),
         web: Arc::new(WebConfig::none()),
+        events: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -451,4 +452,100 @@ async fn corrupt_state_is_moved_aside_and_counted() {
     let s: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     assert_eq!(s["version"], 1);
+}
+
+// ---- event rescans applied by the scheduler ----
+
+/// A rescan of repository `name` (a clean one, missing its owner tag).
+fn rescan_of(name: &'static str) -> crate::state::Rescanned {
+    let settings = AnalysisSettings {
+        required_tags: vec!["owner".into()],
+        ..Default::default()
+    };
+    let facts = outcome(Some(&[name])).result.unwrap();
+    let mut report = crate::analysis::analyze_target(&facts, &settings);
+    crate::state::Rescanned {
+        target: target(),
+        part: crate::state::RescanPart::Repository {
+            name: name.into(),
+            report: report.repositories.pop().map(Box::new),
+        },
+    }
+}
+
+async fn send_rescan(
+    tx: &tokio::sync::mpsc::Sender<RescanRequest>,
+    rescan: crate::state::Rescanned,
+) -> RescanReply {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    tx.send(RescanRequest { rescan, reply }).await.unwrap();
+    answer.await.unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn rescans_apply_between_cycles_and_survive_the_older_read_of_a_running_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("state.json");
+    let fake = FakeCycle::new(&["a"], false, Duration::ZERO);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let exceptions = Arc::new(Exceptions::new(vec![]));
+    let cell = Arc::new(SnapshotCell::default());
+    let metrics = Arc::new(Metrics::new(SnapshotCollector {
+        cell: cell.clone(),
+        clock: clock.clone(),
+        exceptions: exceptions.clone(),
+        shard: crate::discovery::ShardSpec::SINGLE,
+        required_tags: vec!["owner".into()],
+        api_stats: None,
+    }));
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let scheduler = scheduler::Scheduler::new(
+        options(state_path.clone(), secs(10)),
+        Arc::new(Source(fake.clone())),
+        clock,
+        cell.clone(),
+        metrics.clone(),
+        exceptions.clone(),
+    )
+    .with_rescans(Some(rx));
+    let token = CancellationToken::new();
+    let task = tokio::spawn(scheduler.run(Tracker::new(exceptions), token.clone()));
+    let s = Sched {
+        fake: fake.clone(),
+        metrics,
+        cell,
+        token,
+        task,
+    };
+    let opened = "ecr_exposure_findings_opened_total{finding=\"missing_tag\"}";
+    // Before any scan there is nothing to patch.
+    assert_eq!(
+        send_rescan(&tx, rescan_of("b")).await,
+        Err(crate::state::RescanRefused::NoBaseline)
+    );
+    fake.gate.add_permits(1);
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(s.metric(opened), format!("{opened} 1"));
+    // A new repository b: opened, persisted, visible at once.
+    assert!(send_rescan(&tx, rescan_of("b")).await.is_ok());
+    assert_eq!(s.metric(opened), format!("{opened} 2"));
+    assert_eq!(s.cell.load().targets[&target()].findings.len(), 2);
+    let persisted = std::fs::read_to_string(&state_path).unwrap();
+    assert!(persisted.contains("\"b\""), "{persisted}");
+    // The tick at 10 s starts a cycle that read the target before c existed; c's rescan is
+    // applied while that cycle is still at the gate.
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(s.fake.calls(), 2);
+    assert!(send_rescan(&tx, rescan_of("c")).await.is_ok());
+    assert_eq!(s.metric(opened), format!("{opened} 3"));
+    fake.set(Some(&["a", "b"]));
+    fake.gate.add_permits(1);
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(s.cycles_applied(), 2);
+    // c is neither resolved by the older read nor opened again.
+    let resolved = "ecr_exposure_findings_resolved_total{finding=\"missing_tag\"}";
+    assert_eq!(s.metric(resolved), format!("{resolved} 0"));
+    assert_eq!(s.metric(opened), format!("{opened} 3"));
+    assert_eq!(s.cell.load().targets[&target()].findings.len(), 3);
+    s.stop().await;
 }

@@ -6,6 +6,7 @@
 //! series disappears without anyone having to remove it. Nothing here talks to AWS.
 
 pub mod collector;
+pub mod events;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ use crate::model::{FindingKind, TargetId};
 use crate::state::CycleChanges;
 
 pub use collector::{ApiCallSample, ApiStatsSource, SnapshotCollector};
+pub use events::EventMetrics;
 
 /// Remediation-time buckets, 5 minutes to 30 days (seconds).
 pub const REMEDIATION_BUCKETS: [f64; 13] = [
@@ -267,6 +269,12 @@ impl Metrics {
             counters,
             last_size: std::sync::atomic::AtomicUsize::new(64 * 1024),
         }
+    }
+
+    /// Add the event consumer's metrics (only when events are on).
+    pub fn with_events(mut self, events: &EventMetrics) -> Self {
+        events.register(&mut self.registry);
+        self
     }
 
     pub fn counters(&self) -> &Counters {

@@ -12,6 +12,10 @@ use crate::snapshot::{CycleSummary, OpenFinding, RepoInfo, ScanStatus, Snapshot,
 use crate::state::exceptions::Exceptions;
 use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, StateFile};
 
+mod rescan;
+
+pub use rescan::{RescanPart, RescanRefused, Rescanned};
+
 /// Cycles a target may be missing from discovery before it is forgotten.
 pub const DEFAULT_FORGET_AFTER_CYCLES: u32 = 3;
 
@@ -129,65 +133,14 @@ impl Tracker {
             match r.result {
                 Ok(report) => {
                     ok += 1;
-                    let previous: BTreeMap<&FindingKey, &OpenFinding> =
-                        snap.findings.iter().map(|f| (&f.finding.key, f)).collect();
-                    let current = report.findings();
-                    let current_keys: BTreeSet<&FindingKey> =
-                        current.iter().map(|f| &f.key).collect();
-                    for (key, old) in &previous {
-                        if !current_keys.contains(key) {
-                            let seconds = (now - old.first_seen).as_seconds_f64().max(0.0);
-                            changes.resolved.push(((*key).clone(), seconds));
-                        }
-                    }
-                    let mut open = Vec::with_capacity(current.len());
-                    for finding in current {
-                        let first_seen = match previous.get(&finding.key) {
-                            Some(old) => old.first_seen,
-                            None => {
-                                changes.opened.push(finding.key.clone());
-                                // Whole seconds: what the state file keeps, so a restart
-                                // exports the same first-seen value.
-                                now.replace_nanosecond(0).unwrap_or(now)
-                            }
-                        };
-                        let suppression = self.exceptions.suppression_for(&finding.key);
-                        open.push(OpenFinding {
-                            finding,
-                            first_seen,
-                            suppression,
-                        });
-                    }
-                    drop(previous);
-                    let inventory: Arc<[RepoInfo]> = report
-                        .repositories
-                        .iter()
-                        .map(|r| RepoInfo {
-                            repository: r.repository.as_str().into(),
-                            owner: r.owner.as_deref().map(Into::into),
-                            managed_by: r.managed_by.as_deref().map(Into::into),
-                        })
-                        .collect();
-                    let mut report = report;
-                    let with_findings: BTreeSet<&str> = open
-                        .iter()
-                        .map(|f| f.finding.key.repository.as_str())
-                        .collect();
-                    report
-                        .repositories
-                        .retain(|r| with_findings.contains(r.repository.as_str()));
-                    report.repositories.shrink_to_fit();
-                    drop(with_findings);
-                    snap.findings = Arc::new(open);
-                    snap.inventory = Some(inventory);
-                    snap.report = Some(Arc::new(report));
-                    snap.last_success = Some(now);
-                    snap.scan = Some(ScanStatus {
-                        success: true,
-                        duration_seconds: r.duration_seconds,
-                        at: now,
-                        error: None,
-                    });
+                    apply_success(
+                        &self.exceptions,
+                        snap,
+                        report,
+                        r.duration_seconds,
+                        now,
+                        &mut changes,
+                    );
                 }
                 Err(error) => {
                     failed += 1;
@@ -271,6 +224,88 @@ impl Tracker {
     pub fn open_findings(&self) -> usize {
         self.targets.values().map(|t| t.findings.len()).sum()
     }
+}
+
+/// A successful scan of one target: its findings, inventory, report and scan status.
+pub(super) fn apply_success(
+    exceptions: &Exceptions,
+    snap: &mut TargetSnapshot,
+    report: TargetReport,
+    duration_seconds: f64,
+    now: OffsetDateTime,
+    changes: &mut CycleChanges,
+) {
+    let inventory: Arc<[RepoInfo]> = report.repositories.iter().map(repo_info).collect();
+    take_findings(exceptions, snap, report, now, changes);
+    snap.inventory = Some(inventory);
+    snap.last_success = Some(now);
+    snap.scan = Some(ScanStatus {
+        success: true,
+        duration_seconds,
+        at: now,
+        error: None,
+    });
+}
+
+/// One repository as the inventory keeps it.
+pub(super) fn repo_info(r: &crate::analysis::RepositoryReport) -> RepoInfo {
+    RepoInfo {
+        repository: r.repository.as_str().into(),
+        owner: r.owner.as_deref().map(Into::into),
+        managed_by: r.managed_by.as_deref().map(Into::into),
+    }
+}
+
+/// The findings of `report` replace the target's: kept ones keep their first-seen time, new
+/// ones open now, missing ones resolve; the report is kept trimmed to the registry and the
+/// repositories with findings.
+pub(super) fn take_findings(
+    exceptions: &Exceptions,
+    snap: &mut TargetSnapshot,
+    mut report: TargetReport,
+    now: OffsetDateTime,
+    changes: &mut CycleChanges,
+) {
+    let previous: BTreeMap<&FindingKey, &OpenFinding> =
+        snap.findings.iter().map(|f| (&f.finding.key, f)).collect();
+    let current = report.findings();
+    let current_keys: BTreeSet<&FindingKey> = current.iter().map(|f| &f.key).collect();
+    for (key, old) in &previous {
+        if !current_keys.contains(key) {
+            let seconds = (now - old.first_seen).as_seconds_f64().max(0.0);
+            changes.resolved.push(((*key).clone(), seconds));
+        }
+    }
+    let mut open = Vec::with_capacity(current.len());
+    for finding in current {
+        let first_seen = match previous.get(&finding.key) {
+            Some(old) => old.first_seen,
+            None => {
+                changes.opened.push(finding.key.clone());
+                // Whole seconds: what the state file keeps, so a restart exports the same
+                // first-seen value.
+                now.replace_nanosecond(0).unwrap_or(now)
+            }
+        };
+        let suppression = exceptions.suppression_for(&finding.key);
+        open.push(OpenFinding {
+            finding,
+            first_seen,
+            suppression,
+        });
+    }
+    drop(previous);
+    let with_findings: BTreeSet<&str> = open
+        .iter()
+        .map(|f| f.finding.key.repository.as_str())
+        .collect();
+    report
+        .repositories
+        .retain(|r| with_findings.contains(r.repository.as_str()));
+    report.repositories.shrink_to_fit();
+    drop(with_findings);
+    snap.findings = Arc::new(open);
+    snap.report = Some(Arc::new(report));
 }
 
 fn from_unix(seconds: i64) -> OffsetDateTime {

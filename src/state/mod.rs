@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use exceptions::{ExceptionRule, Exceptions, Suppression};
-pub use lifecycle::{CycleChanges, ScanResult, Tracker};
+pub use lifecycle::{CycleChanges, RescanPart, RescanRefused, Rescanned, ScanResult, Tracker};
 pub use s3::{S3Location, S3Store};
 pub use store::{Loaded, StateFile};
 

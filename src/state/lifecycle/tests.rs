@@ -394,3 +394,210 @@ fn snapshot_keeps_full_reports_only_for_repositories_with_findings() {
         Some("o")
     );
 }
+
+/// Event-driven rescans patch one part of the last good report and go through the same
+/// finding rules as a scan.
+mod rescans {
+    use super::*;
+
+    fn repo_part(name: &str, report: Option<RepositoryReport>) -> Rescanned {
+        Rescanned {
+            target: target(),
+            part: RescanPart::Repository {
+                name: name.into(),
+                report: report.map(Box::new),
+            },
+        }
+    }
+
+    fn inventory(t: &Tracker) -> Vec<String> {
+        let snap = t.snapshot();
+        snap.targets[&target()]
+            .inventory
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| r.repository.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_repository_made_public_opens_once_and_a_duplicate_changes_nothing() {
+        let clock = ManualClock::at_unix(T0);
+        let mut t = tracker();
+        t.apply_cycle(
+            vec![ok(vec![
+                repo("app", false, Some("o")),
+                repo("other", true, Some("o")),
+            ])],
+            clock.now(),
+            1.0,
+        );
+        clock.advance(Duration::from_secs(30));
+        let c = t
+            .apply_rescan(
+                repo_part("app", Some(repo("app", true, Some("o")))),
+                clock.now(),
+            )
+            .unwrap();
+        let public = key("app", FindingKind::PublicExposure, "");
+        assert_eq!(c.opened, vec![public.clone()]);
+        assert!(c.resolved.is_empty() && c.scans.is_empty());
+        assert_eq!(first_seen(&t, &public), Some(T0 + 30));
+        // The other repository's finding is untouched.
+        let other = key("other", FindingKind::PublicExposure, "");
+        assert_eq!(first_seen(&t, &other), Some(T0));
+        // A duplicate (or a redelivery) of the same event: nothing opens again.
+        clock.advance(Duration::from_secs(30));
+        let c = t
+            .apply_rescan(
+                repo_part("app", Some(repo("app", true, Some("o")))),
+                clock.now(),
+            )
+            .unwrap();
+        assert_eq!(c, CycleChanges::default());
+        assert_eq!(first_seen(&t, &public), Some(T0 + 30));
+        // The next full scan that sees the same keeps the event's first-seen time.
+        let c = t.apply_cycle(
+            vec![ok(vec![
+                repo("app", true, Some("o")),
+                repo("other", true, Some("o")),
+            ])],
+            clock.now(),
+            1.0,
+        );
+        assert!(c.opened.is_empty() && c.resolved.is_empty());
+        assert_eq!(first_seen(&t, &public), Some(T0 + 30));
+    }
+
+    #[test]
+    fn a_deleted_repository_resolves_and_leaves_the_inventory() {
+        let clock = ManualClock::at_unix(T0);
+        let mut t = tracker();
+        t.apply_cycle(
+            vec![ok(vec![
+                repo("app", true, None),
+                repo("clean", false, Some("o")),
+            ])],
+            clock.now(),
+            1.0,
+        );
+        clock.advance(Duration::from_secs(60));
+        let c = t.apply_rescan(repo_part("app", None), clock.now()).unwrap();
+        let mut resolved: Vec<FindingKey> = c.resolved.iter().map(|(k, _)| k.clone()).collect();
+        resolved.sort();
+        assert_eq!(
+            resolved,
+            vec![
+                key("app", FindingKind::PublicExposure, ""),
+                key("app", FindingKind::MissingTag, "owner"),
+            ]
+        );
+        assert!(c.resolved.iter().all(|(_, s)| *s == 60.0));
+        assert_eq!(inventory(&t), vec!["clean"]);
+        let snap = t.snapshot();
+        assert!(snap.targets[&target()].findings.is_empty());
+        // A created repository joins the inventory; a clean one adds no finding.
+        let c = t
+            .apply_rescan(
+                repo_part("new", Some(repo("new", false, Some("o")))),
+                clock.now(),
+            )
+            .unwrap();
+        assert_eq!(c, CycleChanges::default());
+        assert_eq!(inventory(&t), vec!["clean", "new"]);
+    }
+
+    #[test]
+    fn exceptions_cover_findings_opened_by_a_rescan() {
+        let rule = ExceptionRule {
+            account_id: None,
+            region: None,
+            repository: "app".into(),
+            finding: FindingKind::PublicExposure,
+            reason: "accepted".into(),
+            expires: OffsetDateTime::from_unix_timestamp(T0 + 1000).unwrap(),
+        };
+        let clock = ManualClock::at_unix(T0);
+        let mut t = Tracker::new(Arc::new(Exceptions::new(vec![rule])));
+        t.apply_cycle(
+            vec![ok(vec![repo("app", false, Some("o"))])],
+            clock.now(),
+            1.0,
+        );
+        t.apply_rescan(
+            repo_part("app", Some(repo("app", true, Some("o")))),
+            clock.now(),
+        )
+        .unwrap();
+        let snap = t.snapshot();
+        let f = &snap.targets[&target()].findings[0];
+        assert_eq!(f.finding.key, key("app", FindingKind::PublicExposure, ""));
+        assert!(f.suppressed_at(clock.now()).is_some());
+    }
+
+    #[test]
+    fn without_a_good_scan_only_a_whole_target_rescan_applies() {
+        let clock = ManualClock::at_unix(T0);
+        let mut t = tracker();
+        let part = || repo_part("app", Some(repo("app", true, Some("o"))));
+        // Never scanned.
+        assert!(!t.has_baseline(&target()));
+        assert_eq!(
+            t.apply_rescan(part(), clock.now()),
+            Err(RescanRefused::NoBaseline)
+        );
+        // Last scan failed: its stale findings are not patched either.
+        t.apply_cycle(
+            vec![ok(vec![repo("app", false, Some("o"))])],
+            clock.now(),
+            1.0,
+        );
+        t.apply_cycle(vec![failed()], clock.now(), 1.0);
+        assert!(!t.has_baseline(&target()));
+        assert_eq!(
+            t.apply_rescan(part(), clock.now()),
+            Err(RescanRefused::NoBaseline)
+        );
+        // A whole-target rescan applies as a scan of that target.
+        let whole = Rescanned {
+            target: target(),
+            part: RescanPart::Target {
+                report: Box::new(TargetReport {
+                    target: target(),
+                    repositories: vec![repo("app", true, Some("o"))],
+                    registry: None,
+                }),
+                duration_seconds: 0.2,
+            },
+        };
+        let c = t.apply_rescan(whole, clock.now()).unwrap();
+        assert_eq!(c.opened, vec![key("app", FindingKind::PublicExposure, "")]);
+        assert!(t.has_baseline(&target()));
+        let snap = t.snapshot();
+        assert!(snap.targets[&target()].scan.as_ref().unwrap().success);
+    }
+
+    #[test]
+    fn patching_a_full_report_replaces_adds_and_removes() {
+        let mut report = TargetReport {
+            target: target(),
+            repositories: vec![repo("a", false, None), repo("b", false, None)],
+            registry: None,
+        };
+        repo_part("a", Some(repo("a", true, None)))
+            .part
+            .patch(&mut report);
+        assert_eq!(report.repositories[0].policy.public, Some(true));
+        repo_part("b", None).part.patch(&mut report);
+        repo_part("c", Some(repo("c", false, None)))
+            .part
+            .patch(&mut report);
+        let names: Vec<&str> = report
+            .repositories
+            .iter()
+            .map(|r| r.repository.as_str())
+            .collect();
+        assert_eq!(names, ["a", "c"]);
+    }
+}
