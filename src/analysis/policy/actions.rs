@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::sync::LazyLock;
 
+use smallvec::SmallVec;
+
 use super::Access;
 use super::glob;
 
@@ -92,10 +94,13 @@ pub const V1_NAMES: [&str; 3] = [
 ];
 
 /// A set of action bits: the table's actions first, then one per unknown name of the policy.
+///
+/// The first two words live inline: the table's 35 actions and 93 unknown names need no
+/// allocation, and the evaluator makes and combines many of these sets per policy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActionSet {
     /// Bit `b` is bit `b % 64` of word `b / 64`; missing words are empty.
-    words: Vec<u64>,
+    words: SmallVec<[u64; 2]>,
 }
 
 impl ActionSet {
@@ -205,17 +210,32 @@ fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
 
 /// Every SAR action name without `ecr:`, sorted case-insensitively for binary search.
 static NAMES: LazyLock<Vec<(&'static str, Known)>> = LazyLock::new(|| {
+    let mut names = table_names();
+    names.sort_by(|a, b| cmp_ignore_case(a.0, b.0));
+    names
+});
+
+/// The same names sorted as written: policies almost always spell an action as AWS does,
+/// and an exact search compares whole words at once instead of folding every byte.
+static NAMES_EXACT: LazyLock<Vec<(&'static str, Known)>> = LazyLock::new(|| {
+    let mut names = table_names();
+    names.sort_unstable_by_key(|n| n.0);
+    names
+});
+
+fn table_names() -> Vec<(&'static str, Known)> {
     let repository = REPOSITORY_ACTIONS
         .iter()
         .enumerate()
         .map(|(b, (n, _))| (&n[4..], Known::Repository(b)));
     let registry = REGISTRY_ACTIONS.iter().map(|n| (*n, Known::Registry));
-    let mut names: Vec<_> = repository.chain(registry).collect();
-    names.sort_by(|a, b| cmp_ignore_case(a.0, b.0));
-    names
-});
+    repository.chain(registry).collect()
+}
 
 fn lookup(name: &str) -> Known {
+    if let Ok(i) = NAMES_EXACT.binary_search_by_key(&name, |n| n.0) {
+        return NAMES_EXACT[i].1;
+    }
     match NAMES.binary_search_by(|(n, _)| cmp_ignore_case(n, name)) {
         Ok(i) => NAMES[i].1,
         Err(_) => Known::Unknown,

@@ -109,14 +109,24 @@ pub fn matches_toks(pat: &[Tok], s: &[u8], ci: bool) -> bool {
 /// A concrete string the pattern matches: `*` becomes `star`, `?` becomes `one`.
 pub fn instantiate(pat: &str, star: &str, one: char) -> String {
     let mut out = String::with_capacity(pat.len() + 4);
-    for c in pat.chars() {
-        match c {
-            '*' => out.push_str(star),
-            '?' => out.push(one),
-            c => out.push(c),
-        }
-    }
+    instantiate_into(&mut out, pat, star, one);
     out
+}
+
+/// [`instantiate`], appended to `out` (for ARNs assembled from several parts).
+pub fn instantiate_into(out: &mut String, pat: &str, star: &str, one: char) {
+    // Copy the runs between wildcards whole.
+    let mut rest = pat;
+    while let Some(at) = rest.find(['*', '?']) {
+        out.push_str(&rest[..at]);
+        if rest.as_bytes()[at] == b'*' {
+            out.push_str(star);
+        } else {
+            out.push(one);
+        }
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
 }
 
 /// True if the pattern has a wildcard.

@@ -19,6 +19,8 @@ use super::{ErrorCode, PolicyError};
 
 /// Deepest nesting accepted in a policy; a real policy needs 5 levels.
 pub(crate) const MAX_DEPTH: usize = 64;
+/// Objects up to this many members find a duplicate key by comparing with each member.
+const LINEAR_KEYS: usize = 16;
 
 /// A parsed JSON value; objects keep their key order.
 #[derive(Debug, Clone, PartialEq)]
@@ -364,9 +366,17 @@ impl<'de> Visitor<'de> for Node<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         self.open()?;
         let mut members: Vec<(Cow<'de, str>, Json<'de>)> = Vec::new();
-        let mut seen: HashSet<Cow<'de, str>> = HashSet::new();
+        // Policy objects have a handful of keys, compared directly; a large object gets a
+        // set, so duplicate detection stays linear.
+        let mut seen: Option<HashSet<Cow<'de, str>>> = None;
         while let Some(key) = map.next_key_seed(Key)? {
-            if !seen.insert(key.clone()) {
+            let duplicate = if members.len() < LINEAR_KEYS {
+                members.iter().any(|(k, _)| *k == key)
+            } else {
+                let set = seen.get_or_insert_with(|| members.iter().map(|m| m.0.clone()).collect());
+                !set.insert(key.clone())
+            };
+            if duplicate {
                 let what = format!("duplicate key {key:?}");
                 self.ctx.push(Seg::Key(key.into_owned()));
                 // serde_json stops right after the key's closing quote.

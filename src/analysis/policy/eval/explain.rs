@@ -299,11 +299,12 @@ impl Explainer<'_, '_> {
         let mut out = Vec::new();
         for (i, st) in self.policy.statements.iter().enumerate() {
             let cs = &self.stmts[i];
-            let label = self.label(StmtIx(i));
+            // Worded only when a note needs it: most statements have none.
+            let label = || self.label(StmtIx(i));
             if let Principal::Map(m) = &st.principal {
                 for ((t, s), it) in m.iter().zip(&cs.items) {
                     if let PItem::Nobody(why) = it {
-                        out.push(format!("{label}: {} {s:?}: {why}", t.as_str()));
+                        out.push(format!("{}: {} {s:?}: {why}", label(), t.as_str()));
                     }
                 }
             }
@@ -317,16 +318,21 @@ impl Explainer<'_, '_> {
                     "Resource"
                 };
                 out.push(format!(
-                    "{label}: its {element} names no repository of the target, so it does not apply"
+                    "{}: its {element} names no repository of the target, so it does not apply",
+                    label()
                 ));
             }
             if self.world.tags.is_none() && cs.clauses.iter().any(|c| c.key == Key::ResourceTag) {
                 out.push(format!(
-                    "{label}: depends on repository tags, which are unknown here: an Allow on them counts as satisfiable, a Deny as not applying"
+                    "{}: depends on repository tags, which are unknown here: an Allow on them counts as satisfiable, a Deny as not applying",
+                    label()
                 ));
             }
             for a in st.actions.iter().filter(|a| self.is_unknown_action(a)) {
-                out.push(format!("{label}: unknown ECR action {a} counted as write"));
+                out.push(format!(
+                    "{}: unknown ECR action {a} counted as write",
+                    label()
+                ));
             }
         }
         if self.registry == Some(RegistryScope::V1) {
@@ -351,7 +357,7 @@ impl Explainer<'_, '_> {
 }
 
 /// Allow conditions on `aws:userid` fixed to a unique id no outsider can obtain (§12.6).
-fn unique_id_notes(cs: &CStmt<'_>, label: &str) -> Vec<String> {
+fn unique_id_notes(cs: &CStmt<'_>, label: impl Fn() -> String) -> Vec<String> {
     let mut out = Vec::new();
     for c in &cs.clauses {
         if c.key != Key::UserId || c.base.negated() || c.quant == Quantifier::ForAllValues {
@@ -361,7 +367,8 @@ fn unique_id_notes(cs: &CStmt<'_>, label: &str) -> Vec<String> {
             let uid = v.split(':').next().unwrap_or("");
             if v.contains(':') && has_fixed_after(uid, 4) && !uid.contains(['*', '?']) {
                 out.push(format!(
-                    "{label}: aws:userid {v:?} depends on the unique id {uid}, which no outsider can obtain"
+                    "{}: aws:userid {v:?} depends on the unique id {uid}, which no outsider can obtain",
+                    label()
                 ));
             }
         }
@@ -427,50 +434,58 @@ fn single_valued(key: Key) -> bool {
 }
 
 /// The clause's values as written: a reader needs the shape of a long list, not all of it.
-fn written_values(c: &CClause<'_>) -> String {
+fn write_values(out: &mut String, c: &CClause<'_>) {
     const SHOWN: usize = 8;
     if c.raw.len() == 1 {
-        return format!("\"{}\"", c.raw[0]);
+        let _ = write!(out, "\"{}\"", c.raw[0]);
+        return;
     }
-    let shown: Vec<String> = c
-        .raw
-        .iter()
-        .take(SHOWN)
-        .map(|v| format!("\"{v}\""))
-        .collect();
-    let more = if c.raw.len() > SHOWN {
-        format!(", ... {} more", c.raw.len() - SHOWN)
-    } else {
-        String::new()
-    };
-    format!("[{}{more}]", shown.join(", "))
+    out.push('[');
+    for (k, v) in c.raw.iter().take(SHOWN).enumerate() {
+        let sep = if k == 0 { "" } else { ", " };
+        let _ = write!(out, "{sep}\"{v}\"");
+    }
+    if c.raw.len() > SHOWN {
+        let _ = write!(out, ", ... {} more", c.raw.len() - SHOWN);
+    }
+    out.push(']');
 }
 
 /// Plain words for one clause's value in a context; `allow` is the statement's effect.
 fn describe_clause(c: &CClause<'_>, ctx: &ProbeContext<'_, '_>, allow: bool) -> String {
-    let head = format!("{} {} {}", c.op_name, c.key_name, written_values(c));
     let key = c.key_name;
-    let tail = match ctx.get(c.key, c.tag) {
-        ReqVal::Free if allow => format!(
+    let mut out = format!("{} {key} ", c.op_name);
+    write_values(&mut out, c);
+    out.push_str(": ");
+    let _ = match ctx.get(c.key, c.tag) {
+        ReqVal::Free if allow => write!(
+            out,
             "the caller controls {key} (or it says nothing about identity), so it does not restrict"
         ),
-        ReqVal::Free => format!("the caller controls {key}, so it can avoid this Deny"),
+        ReqVal::Free => write!(out, "the caller controls {key}, so it can avoid this Deny"),
         ReqVal::TagUnknown if allow => {
-            "depends on repository tags, unknown here; counted as satisfiable".to_string()
+            write!(
+                out,
+                "depends on repository tags, unknown here; counted as satisfiable"
+            )
         }
-        ReqVal::TagUnknown => {
-            "depends on repository tags, unknown here; counted as not applying".to_string()
-        }
+        ReqVal::TagUnknown => write!(
+            out,
+            "depends on repository tags, unknown here; counted as not applying"
+        ),
         ReqVal::Missing => {
             let when = absent_when(c.key);
-            format!("{key} is absent for {when}; {}", missing_rule(c, when))
+            write!(out, "{key} is absent for {when}; {}", missing_rule(c, when))
         }
         ReqVal::One(v) => {
             let r = c.present_result(v, ctx);
-            format!("{key} is \"{v}\" for this caller, so the condition is {r}")
+            write!(
+                out,
+                "{key} is \"{v}\" for this caller, so the condition is {r}"
+            )
         }
     };
-    format!("{head}: {tail}")
+    out
 }
 
 /// Why a clause has the value it has when its key is absent.

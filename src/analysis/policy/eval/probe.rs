@@ -4,7 +4,7 @@
 //! Owns the order probes are tried in (the first probe to reach a grant is its witness) and
 //! the budget accounting; must not word anything.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::super::Access;
 use super::super::actions::{self, ActionSet};
@@ -53,12 +53,12 @@ pub(super) struct Outcome {
 }
 
 /// Which live statements a probe can meet: those that can match anyone, those indexed
-/// under the probe's account (with "the whole account is named"), and for service probes
-/// those naming a service.
+/// under the probe's account, and for service probes those naming a service; each with
+/// "names the probe's whole account" (only ever true under `by_account`).
 struct StmtIndex {
-    always: Vec<StmtIx>,
+    always: Vec<(StmtIx, bool)>,
     by_account: Vec<Vec<(StmtIx, bool)>>,
-    service_only: Vec<StmtIx>,
+    service_only: Vec<(StmtIx, bool)>,
 }
 
 impl StmtIndex {
@@ -89,14 +89,14 @@ impl StmtIndex {
             }
             let wide = s.not_principal || s.items.iter().any(|it| matches!(it, PItem::Everyone(_)));
             if wide {
-                ix.always.push(i);
+                ix.always.push((i, false));
                 continue;
             }
             for &(a, _) in &s.first_of_account {
                 ix.by_account[a.0].push((i, s.whole.binary_search(&a).is_ok()));
             }
             if s.first_service.is_some() {
-                ix.service_only.push(i);
+                ix.service_only.push((i, false));
             }
         }
         ix
@@ -104,12 +104,11 @@ impl StmtIndex {
 
     /// The statements a probe is checked against, with "names the probe's whole account".
     fn candidates(&self, p: &Probe) -> impl Iterator<Item = (StmtIx, bool)> + '_ {
-        let always = self.always.iter().map(|&i| (i, false));
-        let specific: Box<dyn Iterator<Item = (StmtIx, bool)> + '_> = match p.service {
-            Some(_) => Box::new(self.service_only.iter().map(|&i| (i, false))),
-            None => Box::new(self.by_account[p.account.0].iter().copied()),
+        let specific = match p.service {
+            Some(_) => &self.service_only,
+            None => &self.by_account[p.account.0],
         };
-        always.chain(specific)
+        self.always.iter().chain(specific).copied()
     }
 }
 
@@ -218,21 +217,30 @@ impl ProbeKey {
     }
 }
 
-/// The first [`MEMO_PER_STMT`] outcomes of each statement, by the probe fields it reads.
+/// The first [`MEMO_PER_STMT`] outcomes of each statement, by the probe fields it reads:
+/// a short list per statement, scanned in order (cheaper than hashing a key for so few).
 struct Memo {
-    outcomes: HashMap<(StmtIx, ProbeKey), bool>,
-    kept: Vec<usize>,
+    outcomes: Vec<Vec<(ProbeKey, bool)>>,
 }
 
 impl Memo {
+    fn new(statements: usize) -> Self {
+        Memo {
+            outcomes: vec![Vec::new(); statements],
+        }
+    }
+
     fn get(&self, i: StmtIx, key: ProbeKey) -> Option<bool> {
-        self.outcomes.get(&(i, key)).copied()
+        self.outcomes[i.0]
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| *r)
     }
 
     fn put(&mut self, i: StmtIx, key: ProbeKey, outcome: bool) {
-        if self.kept[i.0] < MEMO_PER_STMT {
-            self.kept[i.0] += 1;
-            self.outcomes.insert((i, key), outcome);
+        let kept = &mut self.outcomes[i.0];
+        if kept.len() < MEMO_PER_STMT {
+            kept.push((key, outcome));
         }
     }
 }
@@ -255,10 +263,7 @@ pub(super) fn run(
         ..Outcome::default()
     };
     let dims: Vec<Dims> = stmts.iter().map(Dims::of).collect();
-    let mut memo = Memo {
-        outcomes: HashMap::new(),
-        kept: vec![0; stmts.len()],
-    };
+    let mut memo = Memo::new(stmts.len());
     let mut tally = Tally::default();
     let mut applies: Vec<StmtIx> = Vec::with_capacity(stmts.len());
     let mut work = 0usize;

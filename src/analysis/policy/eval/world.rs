@@ -548,18 +548,18 @@ fn add_ident(out: &mut Vec<Ident>, id: Ident) {
 /// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
 /// probe of that account can carry.
 fn in_account(parts: &[&str; 6], a: &str) -> String {
-    let fields: Vec<String> = parts
-        .iter()
-        .enumerate()
-        .map(|(k, part)| {
-            if k == 4 {
-                a.to_string()
-            } else {
-                glob::instantiate(part, "x", 'x')
-            }
-        })
-        .collect();
-    fields.join(":")
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 12);
+    for (k, part) in parts.iter().enumerate() {
+        if k > 0 {
+            out.push(':');
+        }
+        if k == 4 {
+            out.push_str(a);
+        } else {
+            glob::instantiate_into(&mut out, part, "x", 'x');
+        }
+    }
+    out
 }
 
 /// Source ARNs service probes carry: a generic resource of the account and the policy's
