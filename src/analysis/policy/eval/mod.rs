@@ -8,8 +8,9 @@
 //!
 //! Stages, one module each: [`compile`] (statements to action sets, principal entries,
 //! resource candidates, clauses), [`harvest`] (the literals), [`world`] (probe values built
-//! from them), [`context`] (a probe as a request context; liveness), [`probe`] (enumeration,
-//! memo, work budget) and [`explain`] (grants, sentences, notes).
+//! from them, with [`identity`] for each account's identities), [`context`] (a probe as a
+//! request context; liveness), [`probe`] (enumeration, memo, work budget) and [`explain`]
+//! (grants, sentences, notes).
 //!
 //! Cost control: statements are indexed by the accounts their principals name, dimensions
 //! the policy never mentions (networks, organizations, identities, source keys) collapse to
@@ -21,6 +22,7 @@ mod compile;
 mod context;
 mod explain;
 mod harvest;
+mod identity;
 mod probe;
 mod world;
 
