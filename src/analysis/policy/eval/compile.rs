@@ -7,6 +7,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 use super::super::actions::{self, ActionNames, ActionSet};
 use super::super::condition::{CClause, Key, Val};
 use super::super::glob;
@@ -41,10 +43,11 @@ pub(super) struct CStmt<'a> {
     /// Sorted accounts named whole by `items` (binary-searched: long principal lists).
     pub whole: Vec<AccountIx>,
     /// Indices of the `items` that are not whole accounts or nobody.
-    pub others: Vec<usize>,
+    pub others: SmallVec<[usize; 4]>,
     pub actions: ActionSet,
-    /// Per resource candidate: whether the statement's Resource covers it.
-    pub resources: Vec<bool>,
+    /// Per resource candidate: whether the statement's Resource covers it (a repository
+    /// subject has one candidate; these small lists stay inline, one fewer allocation each).
+    pub resources: SmallVec<[bool; 4]>,
     pub clauses: Vec<CClause<'a>>,
     /// Work units one evaluation of this statement costs (see [`super::EVAL_BUDGET`]).
     pub cost: usize,
@@ -150,11 +153,13 @@ pub(super) fn compile<'a>(policy: &'a Policy<'a>, target: &Target<'a>) -> Compil
     // Concrete literals first, so that every unknown name has its bit before a pattern's
     // set is computed.
     let mut names = ActionNames::default();
-    let concrete: Vec<Vec<Option<ActionSet>>> = policy
+    let mut concrete: std::vec::IntoIter<Option<ActionSet>> = policy
         .statements
         .iter()
-        .map(|st| st.actions.iter().map(|a| names.concrete(a)).collect())
-        .collect();
+        .flat_map(|st| &st.actions)
+        .map(|a| names.concrete(a))
+        .collect::<Vec<_>>()
+        .into_iter();
     let universe = names.universe();
     let counted = match target.registry {
         Some(RegistryScope::V1) => actions::v1_mask(),
@@ -163,9 +168,9 @@ pub(super) fn compile<'a>(policy: &'a Policy<'a>, target: &Target<'a>) -> Compil
     // Wildcard action patterns repeat across statements: their sets are computed once.
     let mut pattern_sets: HashMap<&str, ActionSet> = HashMap::new();
     let mut stmts = Vec::with_capacity(policy.statements.len());
-    for (st, concrete) in policy.statements.iter().zip(concrete) {
+    for st in &policy.statements {
         let mut set = ActionSet::default();
-        for (a, known) in st.actions.iter().zip(concrete) {
+        for (a, known) in st.actions.iter().zip(concrete.by_ref()) {
             let a: &'a str = a;
             match known {
                 Some(s) => set.union_with(&s),
@@ -236,7 +241,7 @@ fn principal_items<'a>(p: &'a Principal<'a>) -> Vec<PItem<'a>> {
 
 /// The entries not found through the account index: liveness, judged before the probe
 /// accounts exist, matches principals through them.
-fn other_items(items: &[PItem<'_>]) -> Vec<usize> {
+fn other_items(items: &[PItem<'_>]) -> SmallVec<[usize; 4]> {
     items
         .iter()
         .enumerate()

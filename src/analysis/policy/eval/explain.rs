@@ -193,26 +193,32 @@ impl Explainer<'_, '_> {
 
     /// Who the grant reaches, in a sentence that starts with the statement's label.
     fn who(&self, i: StmtIx, class: Class) -> String {
-        let label = self.label(i);
-        match class {
-            Class::Public => format!(
-                "{label} reaches any AWS account: anyone can open an account that the policy does not name"
+        let mut s = self.label(i);
+        let _ = match class {
+            Class::Public => write!(
+                s,
+                " reaches any AWS account: anyone can open an account that the policy does not name"
             ),
-            Class::NetRestricted => format!(
-                "{label} reaches any AWS account, but only from a network the policy names (aws:SourceIp/SourceVpc/SourceVpce); network is not trust, so it is cross-account, not public"
+            Class::NetRestricted => write!(
+                s,
+                " reaches any AWS account, but only from a network the policy names (aws:SourceIp/SourceVpc/SourceVpce); network is not trust, so it is cross-account, not public"
             ),
-            Class::Org(o) => format!(
-                "{label} reaches members of organization {}, which is not a trusted organization",
+            Class::Org(o) => write!(
+                s,
+                " reaches members of organization {}, which is not a trusted organization",
                 self.world.orgs[o.0].id
             ),
-            Class::Account(a) => format!(
-                "{label} reaches account {}, which is not in the trust zone",
+            Class::Account(a) => write!(
+                s,
+                " reaches account {}, which is not in the trust zone",
                 self.world.account(a).id
             ),
-            Class::Service(_) => format!(
-                "{label} reaches an AWS service acting for an account outside the trust zone (confused deputy): nothing pins aws:SourceAccount/SourceArn/SourceOwner to trusted accounts"
+            Class::Service(_) => write!(
+                s,
+                " reaches an AWS service acting for an account outside the trust zone (confused deputy): nothing pins aws:SourceAccount/SourceArn/SourceOwner to trusted accounts"
             ),
-        }
+        };
+        s
     }
 
     /// The first principal entry that matches the witness, in words, found without scanning
