@@ -315,7 +315,7 @@ impl Explainer<'_, '_> {
                 }
             }
             if cs.allow {
-                out.extend(unique_id_notes(cs, &label));
+                out.extend(unique_id_notes(cs, label));
             }
             if !cs.applies_to_some_resource() {
                 let element = if matches!(st.resources, Some((true, _))) {
