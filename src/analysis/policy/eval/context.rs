@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use super::super::actions::ActionSet;
 use super::super::condition::{CClause, Context, Key, ReqVal, Val};
 use super::compile::{CStmt, PItem};
-use super::world::{Membership, Net, UserName, World};
+use super::identity::UserName;
+use super::world::{Membership, Net, World};
 use super::{OrgIx, Probe, SvcIx};
 
 /// One probe in its world, as the request context conditions are evaluated in.

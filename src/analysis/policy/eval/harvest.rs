@@ -2,8 +2,10 @@
 //! patterns, principal and source ARN patterns, organization ids and paths, user ids,
 //! networks and service names.
 //!
-//! Owns what is collected from which statements and the caps on it; must not build probe
-//! values (that is [`super::world`]). Literals are borrowed from the parsed policy wherever
+//! Owns what is collected from which statements and the caps on it, and the small helpers
+//! that make a literal concrete or pick a value no literal names ([`instantiate_org`],
+//! [`in_account`], [`pick_fresh`]), shared by [`super::world`] and [`super::identity`]; must
+//! not build the probe world itself. Literals are borrowed from the parsed policy wherever
 //! they are used as written.
 
 use std::borrow::Cow;
@@ -83,6 +85,44 @@ fn settle<T: Ord>(v: &mut Vec<T>, cap: usize) -> bool {
 pub(super) fn has_fixed_after(p: &str, prefix: usize) -> bool {
     p.char_indices()
         .any(|(i, c)| i >= prefix && c != '*' && c != '?')
+}
+
+/// First candidate equal to no literal and matched by no pattern that pins a character
+/// beyond `free_prefix` (an outsider cannot pick such a value).
+pub(super) fn pick_fresh<L: AsRef<str>>(
+    cands: &[&'static str],
+    lits: &[L],
+    pats: &[&str],
+    free_prefix: usize,
+) -> &'static str {
+    let taken = |c: &str| {
+        lits.iter().any(|l| l.as_ref().eq_ignore_ascii_case(c))
+            || pats
+                .iter()
+                .any(|p| has_fixed_after(p, free_prefix) && glob::matches(p, c))
+    };
+    cands
+        .iter()
+        .copied()
+        .find(|c| !taken(c))
+        .unwrap_or(cands[cands.len() - 1])
+}
+
+/// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
+/// probe of that account can carry.
+pub(super) fn in_account(parts: &[&str; 6], a: &str) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 12);
+    for (k, part) in parts.iter().enumerate() {
+        if k > 0 {
+            out.push(':');
+        }
+        if k == 4 {
+            out.push_str(a);
+        } else {
+            glob::instantiate_into(&mut out, part, "x", 'x');
+        }
+    }
+    out
 }
 
 /// Organization ids are `o-` and 10 to 32 lower-case letters or digits (spec §12.5).

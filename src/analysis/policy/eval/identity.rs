@@ -7,8 +7,7 @@
 
 use super::super::glob;
 use super::super::principal;
-use super::harvest::Harvest;
-use super::world::{in_account, pick_fresh};
+use super::harvest::{Harvest, in_account, pick_fresh};
 
 const MAX_IDENTS_PER_ACCOUNT: usize = 6;
 

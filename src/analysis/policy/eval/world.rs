@@ -14,9 +14,8 @@ use super::super::Trust;
 use super::super::glob;
 use super::super::principal::{self, is_account_id};
 use super::compile::Target;
-use super::harvest::{Harvest, has_fixed_after, instantiate_org};
-use super::identity::IdentityPlan;
-pub(super) use super::identity::{Ident, UserName};
+use super::harvest::{Harvest, has_fixed_after, in_account, instantiate_org, pick_fresh};
+use super::identity::{Ident, IdentityPlan};
 use super::{AccountIx, OrgIx};
 
 const MAX_ACCOUNTS: usize = 4096;
@@ -136,27 +135,6 @@ pub(super) struct World<'a> {
     pub tags: Option<&'a BTreeMap<String, String>>,
     /// The probe set is incomplete (too many accounts).
     pub overflow: bool,
-}
-
-/// First candidate equal to no literal and matched by no pattern that pins a character
-/// beyond `free_prefix` (an outsider cannot pick such a value).
-pub(super) fn pick_fresh<L: AsRef<str>>(
-    cands: &[&'static str],
-    lits: &[L],
-    pats: &[&str],
-    free_prefix: usize,
-) -> &'static str {
-    let taken = |c: &str| {
-        lits.iter().any(|l| l.as_ref().eq_ignore_ascii_case(c))
-            || pats
-                .iter()
-                .any(|p| has_fixed_after(p, free_prefix) && glob::matches(p, c))
-    };
-    cands
-        .iter()
-        .copied()
-        .find(|c| !taken(c))
-        .unwrap_or(cands[cands.len() - 1])
 }
 
 impl<'a> World<'a> {
@@ -321,23 +299,6 @@ fn account_instance(p: &str, wanted: impl Fn(&str) -> bool) -> Option<String> {
         inst.truncate(12);
         (is_account_id(&inst) && glob::matches(p, &inst) && wanted(&inst)).then_some(inst)
     })
-}
-
-/// An ARN pattern moved into account `a`, its remaining wildcards filled: a concrete ARN the
-/// probe of that account can carry.
-pub(super) fn in_account(parts: &[&str; 6], a: &str) -> String {
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 12);
-    for (k, part) in parts.iter().enumerate() {
-        if k > 0 {
-            out.push(':');
-        }
-        if k == 4 {
-            out.push_str(a);
-        } else {
-            glob::instantiate_into(&mut out, part, "x", 'x');
-        }
-    }
-    out
 }
 
 /// Source ARNs service probes carry: a generic resource of the account and the policy's
