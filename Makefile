@@ -31,4 +31,5 @@ demo:
 
 # cargo-fuzz on the stable toolchain (RUSTC_BOOTSTRAP unlocks the sanitizer flags); see fuzz/README.md.
 fuzz:
+	command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz@0.13.2
 	cd fuzz && mkdir -p corpus/policy && POLICY_FUZZ_SLOW_MS=30 RUSTC_BOOTSTRAP=1 cargo fuzz run -s none policy corpus/policy seeds -- -max_total_time=600 -timeout=5

@@ -153,8 +153,9 @@ pub struct CClause<'a> {
     /// For long value lists on account-bearing keys: the values grouped by the account they
     /// pin (see [`AccountIndex`]).
     pub index: Option<AccountIndex<'a>>,
-    /// For long lists under `StringEquals`/`StringNotEquals`: the values sorted, so that one
-    /// comparison is a binary search (thousands of org or endpoint ids in one clause).
+    /// For long lists that compare by plain equality: the values sorted, so that one
+    /// comparison is a binary search (thousands of org or endpoint ids, or of principal ARNs,
+    /// in one clause). See [`exact_values`].
     pub exact: Option<Vec<&'a str>>,
 }
 
@@ -373,21 +374,13 @@ impl<'a> CClause<'a> {
             })
             .collect();
         let index = AccountIndex::build(key, base, &vals);
-        let exact = (vals.len() >= INDEX_MIN_VALUES
-            && matches!(base, BaseOp::StringEquals | BaseOp::StringNotEquals))
-        .then(|| {
-            vals.iter()
-                .map(|v| match v {
-                    Val::Str(s) => Some(*s),
-                    _ => None,
-                })
-                .collect::<Option<Vec<&str>>>()
-        })
-        .flatten()
-        .map(|mut v| {
-            v.sort_unstable();
-            v
-        });
+        let exact = (vals.len() >= INDEX_MIN_VALUES)
+            .then(|| exact_values(base, &vals, &c.values))
+            .flatten()
+            .map(|mut v| {
+                v.sort_unstable();
+                v
+            });
         CClause {
             index,
             exact,
@@ -545,6 +538,34 @@ impl<'a> CClause<'a> {
         };
         if self.base.negated() { !m } else { m }
     }
+}
+
+/// The values of a clause whose every comparison is plain string equality, or `None`.
+///
+/// `StringEquals` compares whole strings. `StringLike` and the ARN operators do too when no
+/// value has a wildcard: an ARN literal equals a request ARN component by component exactly
+/// when the two strings are equal (the sixth component keeps the rest, colons included), and
+/// a value that is no ARN is compared whole. Templates and other compiled forms compare
+/// otherwise.
+fn exact_values<'a>(
+    base: BaseOp,
+    vals: &[Val<'a>],
+    raw: &'a [Cow<'a, str>],
+) -> Option<Vec<&'a str>> {
+    let wildcards_matter = match base {
+        BaseOp::StringEquals | BaseOp::StringNotEquals => false,
+        BaseOp::StringLike | BaseOp::StringNotLike => true,
+        b if is_arn_op(b) => true,
+        _ => return None,
+    };
+    vals.iter()
+        .zip(raw)
+        .map(|(v, r)| match v {
+            Val::Str(_) | Val::Arn(_) if wildcards_matter && glob::is_pattern(r) => None,
+            Val::Str(_) | Val::Arn(_) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn is_glob_op(base: BaseOp) -> bool {
@@ -889,6 +910,58 @@ mod tests {
                 assert!(c.eval_cost() < scan.eval_cost());
             });
         }
+    }
+
+    #[test]
+    fn literal_arn_and_like_lists_are_exact_sets() {
+        // Principal ARNs, some with colons in the resource, and values that are no ARN.
+        let mut owned: Vec<String> = (0..30)
+            .map(|i| format!("arn:aws:iam::3000000{i:05}:role/ci:{i}"))
+            .collect();
+        owned.extend((0..10).map(|i| format!("3000000{i:05}")));
+        let vals: Vec<&str> = owned.iter().map(String::as_str).collect();
+        let requests = [
+            "arn:aws:iam::300000000007:role/ci:7",
+            "arn:aws:iam::300000000007:role/ci:8",
+            "arn:aws:iam::300000000007:role/CI:7",
+            "300000000003",
+            "arn:aws:iam::300000000003",
+            "",
+        ];
+        for op in [
+            "ArnEquals",
+            "ArnLike",
+            "ArnNotEquals",
+            "ArnNotLike",
+            "StringLike",
+            "StringNotLike",
+        ] {
+            with_clause(op, "aws:PrincipalArn", &vals, Version::V2012, |c| {
+                assert!(c.exact.is_some(), "{op}");
+                let mut scan = c.clone();
+                scan.exact = None;
+                for r in requests {
+                    let ctx = Ctx(vec![(Key::PrincipalArn, r)]);
+                    assert_eq!(c.eval(&ctx, true), scan.eval(&ctx, true), "{op} {r}");
+                }
+            });
+            // One wildcard anywhere, and the list is compared value by value.
+            let mut wild = vals.clone();
+            wild.push("arn:aws:iam::4000000000?0:role/x");
+            with_clause(op, "aws:PrincipalArn", &wild, Version::V2012, |c| {
+                assert!(c.exact.is_none(), "{op}");
+            });
+        }
+        // Other operators keep their own comparisons.
+        with_clause(
+            "StringEqualsIgnoreCase",
+            "aws:PrincipalArn",
+            &vals,
+            Version::V2012,
+            |c| {
+                assert!(c.exact.is_none());
+            },
+        );
     }
 
     #[test]

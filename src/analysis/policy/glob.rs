@@ -131,7 +131,7 @@ pub fn instantiate_into(out: &mut String, pat: &str, star: &str, one: char) {
 
 /// True if the pattern has a wildcard.
 pub fn is_pattern(s: &str) -> bool {
-    s.contains(['*', '?'])
+    s.bytes().any(|b| b == b'*' || b == b'?')
 }
 
 #[cfg(test)]

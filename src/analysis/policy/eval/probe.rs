@@ -342,7 +342,10 @@ impl Tally {
             return;
         }
         out.cross = true;
-        out.access = out.access.max(actions::max_level(&self.exposed));
+        // Admin is the top: once reached, no set can raise it.
+        if out.access != Access::Admin {
+            out.access = out.access.max(actions::max_level(&self.exposed));
+        }
         match p.class {
             Class::Public => out.public = true,
             Class::NetRestricted => out.net_restricted = true,
