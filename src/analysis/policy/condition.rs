@@ -381,7 +381,7 @@ impl<'a> CClause<'a> {
                 v.sort_unstable();
                 v
             });
-        CClause {
+        let mut clause = CClause {
             index,
             exact,
             op_name: &c.op_name,
@@ -397,7 +397,17 @@ impl<'a> CClause<'a> {
             },
             raw: &c.values,
             vals,
+        };
+        // With both an account index and an exact set, evaluation takes the cheaper one (the
+        // exact set on a tie).
+        if clause.index.is_some() && clause.exact.is_some() {
+            let with_exact = clause.eval_cost();
+            let exact = clause.exact.take();
+            if with_exact <= clause.eval_cost() {
+                clause.exact = exact;
+            }
         }
+        clause
     }
 
     /// Upper bound on the work of one evaluation, in the evaluator's budget units: one per
@@ -952,6 +962,27 @@ mod tests {
                 assert!(c.exact.is_none(), "{op}");
             });
         }
+        // Mostly accounts that are no 12-digit id (never a probe's): the account index
+        // leaves four values to compare, fewer than a binary search costs, so it is kept and
+        // the exact set dropped; verdicts agree with a full scan either way.
+        let mut odd: Vec<String> = (0..20)
+            .map(|i| format!("arn:aws:iam::acct{i}:role/x"))
+            .collect();
+        odd.extend((0..4).map(|i| format!("arn:aws:iam::30000000000{i}:role/x")));
+        let odd: Vec<&str> = odd.iter().map(String::as_str).collect();
+        with_clause("ArnLike", "aws:PrincipalArn", &odd, Version::V2012, |c| {
+            assert!(c.index.is_some() && c.exact.is_none());
+            let mut scan = c.clone();
+            scan.index = None;
+            for r in [
+                "arn:aws:iam::300000000002:role/x",
+                "arn:aws:iam::300000000009:role/x",
+                "arn:aws:iam::acct3:role/x",
+            ] {
+                let ctx = Ctx(vec![(Key::PrincipalArn, r)]);
+                assert_eq!(c.eval(&ctx, true), scan.eval(&ctx, true), "{r}");
+            }
+        });
         // Other operators keep their own comparisons.
         with_clause(
             "StringEqualsIgnoreCase",
