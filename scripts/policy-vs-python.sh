@@ -14,7 +14,8 @@ py_out="$(mktemp)"
 trap 'rm -f "$rust_out" "$py_out"' EXIT
 
 echo "== cargo bench --bench policy (verdict), $(uptime)" >&2
-cargo bench --locked --bench policy --no-run >/dev/null 2>&1
+# Built unpinned first (a build error shows here), so the pinned run only measures.
+cargo bench --locked --quiet --bench policy --no-run
 "${pin[@]}" cargo bench --locked --bench policy -- --warm-up-time 1 --measurement-time 3 \
   '/verdict$' 2>/dev/null | tee "$rust_out" >&2
 echo "== scripts/python-baseline/run.sh" >&2

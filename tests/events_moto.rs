@@ -543,10 +543,9 @@ async fn an_event_for_a_target_whose_scan_failed_rescans_the_whole_target() {
 
     fixture(&moto, &["set-policy", "--repo", "app", "public"]);
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
-    // The whole target is read: app and old both show, and the target counts as scanned. One
-    // CI run read app and old exposed with scan_success 0 in one scrape, which 33 runs here
-    // (under load too) never showed: wait for the whole state (a wrong one fails by timing
-    // out, with the log), then check below that nothing undoes it.
+    // The whole target is read: app and old both show, and the target counts as scanned.
+    // Wait for that whole state (a wrong one fails by timing out, with the log), then check
+    // that nothing undoes it a moment later.
     let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         series(b, "ecr_exposure_repository_exposed", &exposed("app")).is_some()
             && sample(b, RESCANS_OK) == 1.0
@@ -567,12 +566,9 @@ async fn an_event_for_a_target_whose_scan_failed_rescans_the_whole_target() {
         "the failed scheduled scan only\n{body}\n{log}"
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let later = reqwest::get(exp.url("/metrics"))
+    let (_, later) = get(&client, &exp.url("/metrics"))
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .expect("scrape /metrics");
     let log = exp.log_text();
     assert_eq!(sample(&later, success), 1.0, "{later}\n{log}");
     assert_eq!(sample(&later, SCANS), 1.0, "{later}\n{log}");

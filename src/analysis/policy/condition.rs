@@ -570,10 +570,9 @@ fn exact_values<'a>(
     };
     vals.iter()
         .zip(raw)
-        .map(|(v, r)| match v {
-            Val::Str(_) | Val::Arn(_) if wildcards_matter && glob::is_pattern(r) => None,
-            Val::Str(_) | Val::Arn(_) => Some(r.as_ref()),
-            _ => None,
+        .map(|(v, r)| {
+            let plain = matches!(v, Val::Str(_) | Val::Arn(_));
+            (plain && !(wildcards_matter && glob::is_pattern(r))).then_some(r.as_ref())
         })
         .collect()
 }
