@@ -2501,6 +2501,15 @@ fn build() -> Vec<Case> {
         include_str!("policy_cases/slow_fuzz_ecr_size_499_cidrs.json"),
     )
     .net(Admin);
+    // Fifth fuzz run: 47 KB, a Deny unless aws:PrincipalArn is ArnNotLike-excluded by 2,836
+    // ARNs, many with a `${` that nothing closes (plain text, not a variable). 13.6 ms and
+    // too_complex while those were rebuilt as templates on every comparison; the named
+    // accounts escape the Deny and the Allow gives them everything.
+    t.case(
+        "fuzz_slow_unterminated_variable_arns",
+        include_str!("policy_cases/slow_fuzz_unterminated_variable_arns.json"),
+    )
+    .cross(Admin);
     let accounts: Vec<String> = (0..4000u64)
         .map(|i| (300_000_000_000u64 + i * 7919).to_string())
         .collect();

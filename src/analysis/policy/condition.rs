@@ -11,9 +11,12 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-use super::glob::{self, Tok};
+use super::glob;
 use super::parse::{BaseOp, Clause, Quantifier, Version};
 use super::principal::split6;
+use variables::{Part, Substituted};
+
+mod variables;
 
 /// Condition keys the evaluator knows; everything else is [`Key::Free`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,18 +115,6 @@ pub trait Context {
             _ => None,
         }
     }
-}
-
-#[derive(Debug, Clone)]
-pub enum Part {
-    Lit(String),
-    /// A literal `*`, `?` or `$` from `${*}`, `${?}`, `${$}`.
-    Char(u8),
-    Var {
-        key: Key,
-        tag: String,
-        default: Option<String>,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -279,65 +270,11 @@ impl<'a> AccountIndex<'a> {
     }
 }
 
-fn tag_of(name: &str) -> String {
-    name.split_once('/')
-        .map(|(_, t)| t.to_string())
-        .unwrap_or_default()
-}
-
 /// A CIDR or a single address, as IAM reads `aws:SourceIp` values.
 pub(super) fn parse_net(s: &str) -> Option<IpNet> {
     s.parse::<IpNet>()
         .ok()
         .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
-}
-
-fn parse_template(s: &str) -> Option<Vec<Part>> {
-    if !s.contains("${") {
-        return None;
-    }
-    let mut parts = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        if i > 0 {
-            parts.push(Part::Lit(rest[..i].to_string()));
-        }
-        let after = &rest[i + 2..];
-        let Some(end) = after.find('}') else {
-            parts.push(Part::Lit(rest[i..].to_string()));
-            rest = "";
-            break;
-        };
-        let inner = after[..end].trim();
-        match inner {
-            "*" => parts.push(Part::Char(b'*')),
-            "?" => parts.push(Part::Char(b'?')),
-            "$" => parts.push(Part::Char(b'$')),
-            _ => {
-                let (name, default) = match inner.split_once(',') {
-                    Some((n, d)) => {
-                        let d = d.trim();
-                        let d = d
-                            .strip_prefix('\'')
-                            .and_then(|d| d.strip_suffix('\''))
-                            .unwrap_or(d);
-                        (n.trim(), Some(d.to_string()))
-                    }
-                    None => (inner, None),
-                };
-                parts.push(Part::Var {
-                    key: Key::of(name),
-                    tag: tag_of(name),
-                    default,
-                });
-            }
-        }
-        rest = &after[end + 1..];
-    }
-    if !rest.is_empty() {
-        parts.push(Part::Lit(rest.to_string()));
-    }
-    Some(parts)
 }
 
 impl<'a> CClause<'a> {
@@ -355,21 +292,16 @@ impl<'a> CClause<'a> {
                 | BaseOp::NumericLessThanEquals
                 | BaseOp::NumericGreaterThan
                 | BaseOp::NumericGreaterThanEquals => Val::Num(v.trim().parse::<f64>().ok()),
-                BaseOp::ArnEquals | BaseOp::ArnLike | BaseOp::ArnNotEquals | BaseOp::ArnNotLike
-                    if !(version == Version::V2012 && v.contains("${")) =>
-                {
-                    match split6(v) {
-                        Some(parts) => Val::Arn(parts),
-                        None => Val::Str(v),
-                    }
-                }
                 _ => {
                     if version == Version::V2012 {
-                        if let Some(t) = parse_template(v) {
+                        if let Some(t) = variables::parse(v) {
                             return Val::Tmpl(t);
                         }
                     }
-                    Val::Str(v)
+                    match split6(v) {
+                        Some(parts) if is_arn_op(base) => Val::Arn(parts),
+                        _ => Val::Str(v),
+                    }
                 }
             })
             .collect();
@@ -590,7 +522,7 @@ fn is_arn_op(base: BaseOp) -> bool {
 
 /// ARN match: each of the six components separately, with wildcards.
 pub fn arn_match(pat: &str, s: &str) -> bool {
-    if pat.split(':').count() < 6 {
+    if pat.bytes().filter(|&b| b == b':').count() < 5 {
         // Not an ARN pattern (e.g. "*"): IAM compares it as a whole.
         return glob::matches(pat, s);
     }
@@ -664,38 +596,12 @@ fn positive<C: Context>(base: BaseOp, v: &Val<'_>, s: &str, ctx: &C) -> bool {
         Val::Arn(p) => {
             split6(s).is_some_and(|r| p.iter().zip(r.iter()).all(|(p, r)| glob::matches(p, r)))
         }
-        Val::Tmpl(parts) => {
-            // Substitute; a variable without a value (and no default) matches nothing.
-            let mut toks: Vec<Tok> = Vec::new();
-            let mut text = String::new();
-            for part in parts {
-                match part {
-                    Part::Lit(l) => {
-                        text.push_str(l);
-                        toks.extend(l.bytes().map(|b| match b {
-                            b'*' => Tok::Star,
-                            b'?' => Tok::One,
-                            c => Tok::Byte(c),
-                        }));
-                    }
-                    Part::Char(c) => {
-                        text.push(*c as char);
-                        toks.push(Tok::Byte(*c));
-                    }
-                    Part::Var { key, tag, default } => {
-                        let val = ctx.var(*key, tag).or(default.as_deref());
-                        let Some(val) = val else { return false };
-                        text.push_str(val);
-                        toks.extend(val.bytes().map(Tok::Byte));
-                    }
-                }
-            }
-            if is_glob_op(base) {
-                glob::matches_toks(&toks, s.as_bytes(), false)
-            } else {
-                str_positive(base, &text, s)
-            }
-        }
+        Val::Tmpl(parts) => match variables::substitute(parts, ctx, is_glob_op(base)) {
+            Some(Substituted::Pattern(toks)) => glob::matches_toks(&toks, s.as_bytes(), false),
+            Some(Substituted::Text(text)) => str_positive(base, &text, s),
+            // A variable without a value (and no default) matches nothing.
+            None => false,
+        },
     }
 }
 
@@ -1015,5 +921,48 @@ mod tests {
         let glob = &["arn:aws:iam::*:root"][..];
         assert!(with_clause("StringLike", k, glob, Version::V2012, |c| c
             .eval(&ctx, true)));
+    }
+
+    #[test]
+    fn an_unterminated_variable_is_plain_text() {
+        // No `}` closes the `${`: the value is compared as written, like any literal, and an
+        // ARN operator splits it once at compile time rather than on every comparison.
+        let k = "aws:PrincipalArn";
+        let v = &["arn:aws:iam::1111${22223333:role/*", "arn:aws:iam::${x"][..];
+        for op in ["ArnLike", "ArnNotLike", "StringLike", "StringEquals"] {
+            with_clause(op, k, v, Version::V2012, |c| {
+                assert!(!c.vals.iter().any(|v| matches!(v, Val::Tmpl(_))), "{op}");
+                let arn = c.vals.iter().filter(|v| matches!(v, Val::Arn(_))).count();
+                assert_eq!(arn, if op.starts_with("Arn") { 1 } else { 0 }, "{op}");
+            });
+        }
+        let yes = Ctx(vec![(
+            Key::PrincipalArn,
+            "arn:aws:iam::1111${22223333:role/ci",
+        )]);
+        let no = Ctx(vec![(
+            Key::PrincipalArn,
+            "arn:aws:iam::111122223333:role/ci",
+        )]);
+        let text = Ctx(vec![(Key::PrincipalArn, "arn:aws:iam::${x")]);
+        for (op, ctx, want) in [
+            ("ArnLike", &yes, true),
+            ("ArnLike", &no, false),
+            ("ArnNotLike", &no, true),
+            ("StringLike", &yes, true),
+            ("StringEquals", &text, true),
+            ("StringEquals", &yes, false),
+        ] {
+            assert_eq!(
+                with_clause(op, k, v, Version::V2012, |c| c.eval(ctx, true)),
+                want,
+                "{op}"
+            );
+        }
+        // A closed variable is still substituted.
+        let closed = &["arn:aws:iam::${aws:PrincipalAccount}:role/*"][..];
+        with_clause("ArnLike", k, closed, Version::V2012, |c| {
+            assert!(matches!(c.vals[0], Val::Tmpl(_)));
+        });
     }
 }

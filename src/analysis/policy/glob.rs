@@ -78,7 +78,8 @@ fn run<F: Fn(usize) -> Tok>(plen: usize, tok: F, s: &[u8], ci: bool) -> bool {
     p == plen
 }
 
-fn byte_tok(b: u8) -> Tok {
+/// A pattern byte as a token: `*` and `?` are wildcards.
+pub fn byte_tok(b: u8) -> Tok {
     match b {
         b'*' => Tok::Star,
         b'?' => Tok::One,
