@@ -2,7 +2,8 @@
 //! Grafana does for "All", returns data from a real Prometheus that scrapes the exporter scanning
 //! the moto `demo` estate (an organization, 4 active accounts x 2 regions, the eight policy
 //! cases of tests/support/seed.py) and evaluates the shipped recording rules. One exposure is
-//! fixed during the test so that the remediation (MTTR) and resolved-findings panels have data.
+//! fixed during the test, and its event delivered through moto's EventBridge and SQS, so that the
+//! remediation (MTTR), resolved-findings and event panels have data.
 //! The variables' own queries (`label_values(...)`) are checked as the series selectors they are.
 
 #[path = "assets/common.rs"]
@@ -25,10 +26,14 @@ fn every_panel_query_returns_data() {
     let dir = tempfile::tempdir().unwrap();
     let moto = Moto::start();
     moto.seed("demo", &[]);
+    let setup: serde_json::Value =
+        serde_json::from_str(&moto.events_fixture(&["setup", "--queue", "dashboard-events"]))
+            .unwrap();
+    let queue = setup["queue_url"].as_str().unwrap();
     let config = moto.write_config(
         dir.path(),
         &format!(
-            "regions: [us-east-1, eu-west-1]\naccounts:\n  discovery: organizations\ntags:\n  required: [owner]\nscan:\n  interval: 2s\n  jitter: 0s\n  timeout: 60s\nstate:\n  path: {}\n",
+            "regions: [us-east-1, eu-west-1]\naccounts:\n  discovery: organizations\ntags:\n  required: [owner]\nscan:\n  interval: 2s\n  jitter: 0s\n  timeout: 60s\nstate:\n  path: {}\nevents:\n  sqs_queue_url: \"{queue}\"\n  wait_time: 1s\n",
             dir.path().join("state.json").display()
         ),
     );
@@ -53,8 +58,16 @@ fn every_panel_query_returns_data() {
     );
     eprintln!("estate scraped after {:?}", started.elapsed());
 
-    // Fix it: the finding resolves, which feeds the remediation histogram and resolved counter.
+    // Fix it: the finding resolves, which feeds the remediation histogram and resolved counter;
+    // the change's event feeds the event and detection-latency panels.
     moto_op(&moto, MGMT, &["delete-policy", "web-public"]);
+    moto.events_fixture(&[
+        "put-event",
+        "--name",
+        "DeleteRepositoryPolicy",
+        "--repo",
+        "web-public",
+    ]);
     wait_until(
         "a resolved public_exposure finding",
         &mut [&mut exporter.proc, &mut prom.proc],

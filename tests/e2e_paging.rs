@@ -243,22 +243,6 @@ fn public_policy_pages_resolves_and_missing_owner_goes_to_tickets() {
     eprintln!("whole scenario: {:?}", started.elapsed());
 }
 
-/// The event fixture (`tests/support/events_fixture.py`): queue and rule, policies, events.
-fn events_fixture(moto: &Moto, args: &[&str]) -> String {
-    let out = std::process::Command::new(support::python())
-        .arg(repo_path("tests/support/events_fixture.py"))
-        .args(["--endpoint", moto.endpoint.as_str()])
-        .args(args)
-        .output()
-        .expect("run events_fixture.py");
-    assert!(
-        out.status.success(),
-        "events_fixture.py {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn an_exposure_pages_from_its_event_while_scans_are_an_hour_apart() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,7 +253,7 @@ fn an_exposure_pages_from_its_event_while_scans_are_an_hour_apart() {
         &["create-repo", REPO, "owner=team-payments"],
     );
     let setup: Value =
-        serde_json::from_str(&events_fixture(&moto, &["setup", "--queue", "ecr-events"])).unwrap();
+        serde_json::from_str(&moto.events_fixture(&["setup", "--queue", "ecr-events"])).unwrap();
     let queue = setup["queue_url"].as_str().unwrap();
     let config = moto.write_config(
         dir.path(),
@@ -302,11 +286,8 @@ fn an_exposure_pages_from_its_event_while_scans_are_an_hour_apart() {
     );
 
     let t0 = Instant::now();
-    events_fixture(&moto, &["set-policy", "--repo", REPO, "public"]);
-    events_fixture(
-        &moto,
-        &["put-event", "--name", "SetRepositoryPolicy", "--repo", REPO],
-    );
+    moto.events_fixture(&["set-policy", "--repo", REPO, "public"]);
+    moto.events_fixture(&["put-event", "--name", "SetRepositoryPolicy", "--repo", REPO]);
     let paged = wait_until(
         "EcrExposureRepositoryPublic from the event at the security-pager webhook",
         &mut [&mut exporter.proc, &mut prom.proc, &mut am.proc],

@@ -193,6 +193,24 @@ impl Moto {
         serde_json::from_slice(&out.stdout).expect("seed.py manifest JSON")
     }
 
+    /// Run the event fixture (`tests/support/events_fixture.py ARGS...`: queue and rule,
+    /// policies, events); its output, trimmed.
+    pub fn events_fixture(&self, args: &[&str]) -> String {
+        let out = Command::new(python())
+            .arg(repo_root().join("tests/support/events_fixture.py"))
+            .args(["--endpoint", &self.endpoint])
+            .args(args)
+            .envs(self.env())
+            .output()
+            .expect("run events_fixture.py");
+        assert!(
+            out.status.success(),
+            "events_fixture.py {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// Environment for processes that talk to the emulator (never to real AWS).
     pub fn env(&self) -> Vec<(String, String)> {
         [
