@@ -176,39 +176,34 @@ impl Moto {
         self.control("/_reset", &serde_json::json!({}));
     }
 
-    /// Run the seeder (`tests/support/seed.py --scenario NAME ARGS...`); its manifest.
-    pub fn seed(&self, scenario: &str, args: &[&str]) -> Value {
+    /// Run a helper script of tests/support against this emulator; its stdout.
+    fn run_helper(&self, script: &str, args: &[&str]) -> Vec<u8> {
         let out = Command::new(python())
-            .arg(repo_root().join("tests/support/seed.py"))
-            .args(["--endpoint", &self.endpoint, "--scenario", scenario])
+            .arg(repo_root().join("tests/support").join(script))
+            .args(["--endpoint", &self.endpoint])
             .args(args)
             .envs(self.env())
             .output()
-            .expect("run seed.py");
+            .unwrap_or_else(|e| panic!("run {script}: {e}"));
         assert!(
             out.status.success(),
-            "seed.py failed: {}",
+            "{script} {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        serde_json::from_slice(&out.stdout).expect("seed.py manifest JSON")
+        out.stdout
+    }
+
+    /// Run the seeder (`tests/support/seed.py --scenario NAME ARGS...`); its manifest.
+    pub fn seed(&self, scenario: &str, args: &[&str]) -> Value {
+        let args = [&["--scenario", scenario], args].concat();
+        serde_json::from_slice(&self.run_helper("seed.py", &args)).expect("seed.py manifest JSON")
     }
 
     /// Run the event fixture (`tests/support/events_fixture.py ARGS...`: queue and rule,
     /// policies, events); its output, trimmed.
     pub fn events_fixture(&self, args: &[&str]) -> String {
-        let out = Command::new(python())
-            .arg(repo_root().join("tests/support/events_fixture.py"))
-            .args(["--endpoint", &self.endpoint])
-            .args(args)
-            .envs(self.env())
-            .output()
-            .expect("run events_fixture.py");
-        assert!(
-            out.status.success(),
-            "events_fixture.py {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let out = self.run_helper("events_fixture.py", args);
+        String::from_utf8_lossy(&out).trim().to_string()
     }
 
     /// Environment for processes that talk to the emulator (never to real AWS).
