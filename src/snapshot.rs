@@ -49,6 +49,9 @@ pub struct TargetSnapshot {
     /// the inventory gauges need: full reports of 100,000 clean repositories would be most of
     /// the daemon's memory for nothing.
     pub inventory: Option<Arc<[RepoInfo]>>,
+    /// The repositories of restored findings with the tags the state file kept for them:
+    /// what `repository_info` shows until the first successful scan fills `inventory`.
+    pub restored_info: Arc<[RepoInfo]>,
     /// Open findings with their first-seen times, sorted by key.
     pub findings: Arc<Vec<OpenFinding>>,
     /// Consecutive cycles in which discovery no longer listed this target.
@@ -63,9 +66,16 @@ impl TargetSnapshot {
             last_success: None,
             report: None,
             inventory: None,
+            restored_info: Arc::new([]),
             findings: Arc::new(Vec::new()),
             absent_cycles: 0,
         }
+    }
+
+    /// The repositories `repository_info` shows: the last successful scan's, else the
+    /// restored ones.
+    pub fn repository_info(&self) -> &[RepoInfo] {
+        self.inventory.as_deref().unwrap_or(&self.restored_info)
     }
 
     /// Whether the findings shown are older than the last attempt (failed or not listed).

@@ -387,11 +387,18 @@ async fn first_seen_survives_a_restart_and_is_not_counted_again() {
     h.stop().await;
     assert!(state_path.exists(), "state written");
 
-    // Restart with the first cycle held: the restored finding is exported before it.
+    // Restart with the first cycle held: the restored finding is exported before it, and so
+    // is its repository's info series (the owner_tag join of the alerts).
     let fake = FakeCycle::new(&["a"], false, Duration::ZERO);
     let h = start(state_path.clone(), &fake).await;
     let m = get(h.addr, "/metrics").await.1;
     assert_eq!(first_seen_line(&m, "a").as_deref(), Some(first.as_str()));
+    assert!(
+        m.contains(
+            r#"ecr_exposure_repository_info{account_id="111111111111",region="eu-west-1",repository="a",owner_tag="",managed_by=""} 1"#
+        ),
+        "{m}"
+    );
     fake.gate.add_permits(1);
     wait_for(h.addr, "/-/ready", |s, _| s == 200).await;
     let m = get(h.addr, "/metrics").await.1;

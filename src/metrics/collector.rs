@@ -277,7 +277,7 @@ impl Collector for SnapshotCollector {
             snap.targets.values().flat_map(|t| {
                 let acc = t.target.account_id.as_str();
                 let reg = t.target.region.as_str();
-                t.inventory.iter().flat_map(|i| i.iter()).map(move |r| {
+                t.repository_info().iter().map(move |r| {
                     (
                         [
                             ("account_id", acc),

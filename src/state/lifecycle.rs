@@ -10,7 +10,9 @@ use crate::analysis::{Finding, FindingKey, TargetReport};
 use crate::facts::{TargetError, TargetId};
 use crate::snapshot::{CycleSummary, OpenFinding, RepoInfo, ScanStatus, Snapshot, TargetSnapshot};
 use crate::state::exceptions::Exceptions;
-use crate::state::store::{PersistedFinding, PersistedTarget, STATE_VERSION, StateFile};
+use crate::state::store::{
+    PersistedFinding, PersistedRepoInfo, PersistedTarget, STATE_VERSION, StateFile,
+};
 
 mod rescan;
 
@@ -78,11 +80,18 @@ impl Tracker {
     /// replaces the tracker's findings of that target; other targets are left as they are.
     pub fn restore(&mut self, state: StateFile) {
         let mut per_target: BTreeMap<TargetId, Vec<OpenFinding>> = BTreeMap::new();
+        let mut infos: BTreeMap<TargetId, BTreeMap<String, PersistedRepoInfo>> = BTreeMap::new();
         for f in state.findings {
             let target = TargetId {
                 account_id: f.key.account_id.clone(),
                 region: f.key.region.clone(),
             };
+            if let Some(info) = f.repository_info {
+                infos
+                    .entry(target.clone())
+                    .or_default()
+                    .insert(f.key.repository.clone(), info);
+            }
             let first_seen = from_unix(f.first_seen);
             let suppression = self.exceptions.suppression_for(&f.key);
             per_target.entry(target).or_default().push(OpenFinding {
@@ -105,11 +114,22 @@ impl Tracker {
         }
         for (target, mut findings) in per_target {
             findings.sort_by(|a, b| a.finding.key.cmp(&b.finding.key));
+            let restored_info: Arc<[RepoInfo]> = infos
+                .remove(&target)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(repository, info)| RepoInfo {
+                    repository: repository.into(),
+                    owner: info.owner_tag.map(Into::into),
+                    managed_by: info.managed_by.map(Into::into),
+                })
+                .collect();
             let snap = self
                 .targets
                 .entry(target.clone())
                 .or_insert_with(|| TargetSnapshot::new(target));
             snap.findings = Arc::new(findings);
+            snap.restored_info = restored_info;
         }
     }
 
@@ -205,11 +225,18 @@ impl Tracker {
                 target: snap.target.clone(),
                 last_success: snap.last_success.map(|t| t.unix_timestamp()),
             });
+            let info = repository_info_of(snap);
             findings.extend(snap.findings.iter().map(|f| PersistedFinding {
                 key: f.finding.key.clone(),
                 first_seen: f.first_seen.unix_timestamp(),
                 access: f.finding.access,
                 reason: f.finding.reason,
+                repository_info: info.get(f.finding.key.repository.as_str()).map(|r| {
+                    PersistedRepoInfo {
+                        owner_tag: r.owner.as_deref().map(Into::into),
+                        managed_by: r.managed_by.as_deref().map(Into::into),
+                    }
+                }),
             }));
         }
         StateFile {
@@ -226,6 +253,25 @@ impl Tracker {
     }
 }
 
+/// The tags of the target's repositories that have open findings, by name (registry findings,
+/// whose repository is empty, find nothing).
+fn repository_info_of(snap: &TargetSnapshot) -> BTreeMap<&str, &RepoInfo> {
+    let with_findings: BTreeSet<&str> = snap
+        .findings
+        .iter()
+        .map(|f| f.finding.key.repository.as_str())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if with_findings.is_empty() {
+        return BTreeMap::new();
+    }
+    snap.repository_info()
+        .iter()
+        .filter(|r| with_findings.contains(&*r.repository))
+        .map(|r| (&*r.repository, r))
+        .collect()
+}
+
 /// A successful scan of one target: its findings, inventory, report and scan status.
 pub(super) fn apply_success(
     exceptions: &Exceptions,
@@ -238,6 +284,7 @@ pub(super) fn apply_success(
     let inventory: Arc<[RepoInfo]> = report.repositories.iter().map(repo_info).collect();
     take_findings(exceptions, snap, report, now, changes);
     snap.inventory = Some(inventory);
+    snap.restored_info = Arc::new([]);
     snap.last_success = Some(now);
     snap.scan = Some(ScanStatus {
         success: true,

@@ -39,6 +39,22 @@ pub struct PersistedFinding {
     pub access: Option<Access>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<UnknownReason>,
+    /// The repository's tags as `ecr_exposure_repository_info` showed them when this was
+    /// written (`None` for registry findings, and for files from before it was kept). Until
+    /// its first successful scan in the new process, a restored repository is exported with
+    /// them, so the alerts that join the info series for `owner_tag` keep their labels (and
+    /// their identity in Alertmanager) across a restart or a move to another shard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository_info: Option<PersistedRepoInfo>,
+}
+
+/// The tags of a repository with open findings: [`crate::snapshot::RepoInfo`] without the name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedRepoInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +177,10 @@ mod tests {
                 first_seen: 1_699_000_000,
                 access: Some(Access::Read),
                 reason: None,
+                repository_info: Some(PersistedRepoInfo {
+                    owner_tag: Some("team-payments".into()),
+                    managed_by: None,
+                }),
             }],
             targets: vec![PersistedTarget {
                 target: TargetId {

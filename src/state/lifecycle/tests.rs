@@ -233,6 +233,74 @@ fn restart_restores_first_seen_and_does_not_reopen() {
     );
 }
 
+/// The owner of a repository with findings survives a restart: until the first successful
+/// scan, `repository_info` shows the saved tags (alerts keep their `owner_tag` label); a
+/// failed first scan keeps them, and a successful one replaces them with the scan's inventory.
+#[test]
+fn restart_keeps_the_repository_info_of_open_findings_until_scanned() {
+    let clock = ManualClock::at_unix(T0);
+    let mut t = tracker();
+    let mut managed = repo("app", true, Some("team-payments"));
+    managed.managed_by = Some("terraform".into());
+    t.apply_cycle(
+        vec![ok(vec![managed, repo("clean", false, Some("team-web"))])],
+        clock.now(),
+        1.0,
+    );
+    let state = t.to_state(clock.now());
+    let json = serde_json::to_string(&state).unwrap();
+    // Only repositories with findings are kept, once per finding.
+    assert!(
+        json.contains(
+            r#""repository_info":{"owner_tag":"team-payments","managed_by":"terraform"}"#
+        ),
+        "{json}"
+    );
+    assert!(!json.contains("team-web"), "{json}");
+    let state: StateFile = serde_json::from_str(&json).unwrap();
+
+    let names = |t: &Tracker| -> Vec<(String, Option<String>, Option<String>)> {
+        t.snapshot().targets[&target()]
+            .repository_info()
+            .iter()
+            .map(|r| {
+                (
+                    r.repository.to_string(),
+                    r.owner.as_deref().map(String::from),
+                    r.managed_by.as_deref().map(String::from),
+                )
+            })
+            .collect()
+    };
+    let mut restarted = tracker();
+    restarted.restore(state.clone());
+    let saved = vec![(
+        "app".to_string(),
+        Some("team-payments".to_string()),
+        Some("terraform".to_string()),
+    )];
+    assert_eq!(names(&restarted), saved);
+    restarted.apply_cycle(vec![failed()], clock.now(), 1.0);
+    assert_eq!(names(&restarted), saved, "a failed first scan keeps them");
+    // Saved again before any successful scan (a second restart), they are still there.
+    assert_eq!(restarted.to_state(clock.now()).findings, state.findings);
+    restarted.apply_cycle(
+        vec![ok(vec![
+            repo("app", true, Some("team-new")),
+            repo("clean", false, None),
+        ])],
+        clock.now(),
+        1.0,
+    );
+    assert_eq!(
+        names(&restarted),
+        vec![
+            ("app".to_string(), Some("team-new".to_string()), None),
+            ("clean".to_string(), None, None)
+        ]
+    );
+}
+
 #[test]
 fn first_seen_is_whole_seconds_so_restarts_export_the_same_value() {
     let clock = ManualClock::new(

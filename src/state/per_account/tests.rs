@@ -22,6 +22,7 @@ fn finding(region: &str, repo: &str, first_seen: i64) -> PersistedFinding {
         first_seen,
         access: Some(Access::Read),
         reason: None,
+        repository_info: None,
     }
 }
 
