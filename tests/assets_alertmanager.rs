@@ -110,6 +110,15 @@ fn alerts_route_by_severity_and_owner() {
             ],
             &["security-team"],
         ),
+        // The inhibition source is never delivered anywhere.
+        (
+            &[
+                "alertname=EcrExposureFindingsUnreported",
+                "severity=none",
+                "account_id=111111111111",
+            ],
+            &["null"],
+        ),
         // Missing owner tags: a ticket, never a page.
         (
             &[

@@ -9,8 +9,10 @@
 //! sends the resolved notification; removing the owner tag raises the missing-owner alert on its
 //! own route (`platform-tickets`), never on the pager. With events on and scans an hour apart,
 //! a repository made public pages from its CloudTrail event alone (moto's EventBridge rule into
-//! the SQS queue). Every wait is bounded (90 s); the timings printed are observations, not
-//! assertions.
+//! the SQS queue). Two shards behind one Prometheus: stopping one holds back its own pages
+//! (no false resolution, no repeat when it is back) while the other shard's new exposure pages
+//! (that test's `group_interval` is 4s, so that a resolution would have had its chance to go
+//! out). Every wait is bounded (90 s); the timings printed are observations, not assertions.
 
 #[path = "assets/common.rs"]
 mod common;
@@ -19,7 +21,9 @@ mod stack;
 #[path = "support/mod.rs"]
 mod support;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use ecr_exposure_exporter::discovery::ShardSpec;
 
 use serde_json::Value;
 
@@ -32,11 +36,17 @@ const REPO: &str = "payments-api";
 
 /// The example Alertmanager configuration with webhooks to `hook` and test timers.
 fn alertmanager_config(hook: &Webhook) -> String {
+    alertmanager_config_with(hook, "1s")
+}
+
+/// The same with another `group_interval`: how often a group that has already notified may
+/// notify again (5m in the example).
+fn alertmanager_config_with(hook: &Webhook, group_interval: &str) -> String {
     let text = std::fs::read_to_string(repo_path("config/alertmanager.example.yml")).unwrap();
     let mut config: serde_norway::Value = serde_norway::from_str(&text).unwrap();
     let route = &mut config["route"];
     route["group_wait"] = "0s".into();
-    route["group_interval"] = "1s".into();
+    route["group_interval"] = group_interval.into();
     route["repeat_interval"] = "1h".into();
     for receiver in config["receivers"].as_sequence_mut().unwrap() {
         let name = receiver["name"].as_str().unwrap().to_string();
@@ -319,56 +329,248 @@ fn an_exposure_pages_from_its_event_while_scans_are_an_hour_apart() {
     );
 }
 
-/// Inhibition in the example configuration, on a real Alertmanager: while
-/// EcrExposureExporterDown fires for a job, that job's repository alerts are held back (another
-/// job's are not), and a failing scan holds back the staleness alert of the same target.
+/// Two shards behind one real Prometheus and Alertmanager, with the shipped rules and example
+/// configuration. Shard A's repository is public and pages. A is stopped: its series go stale,
+/// EcrExposureFindingsUnreported names its target, and the page's resolution is held back (the
+/// repository is still public); meanwhile a repository of shard B made public pages at once. A
+/// comes back: its page fires again in Prometheus, and Alertmanager neither resolves nor repeats
+/// it.
 #[test]
-fn exporter_down_inhibits_its_repository_pages() {
+fn a_stopped_shard_neither_resolves_its_pages_nor_silences_the_other_shard() {
+    // Observation windows for what must NOT be delivered: two of Alertmanager's group intervals
+    // and Prometheus' resend delay. Shorter windows could only let a defect pass, never fail.
+    const GROUP_INTERVAL: Duration = Duration::from_secs(4);
+    let window = 2 * GROUP_INTERVAL + Duration::from_secs(2);
+    let candidates = (1..100).map(|i| format!("2000000000{i:02}"));
+    let in_shard = |k: u32| {
+        candidates
+            .clone()
+            .find(|a| ShardSpec::shard_of(a, 2) == k)
+            .expect("an account id in each shard")
+    };
+    let (account_a, account_b) = (in_shard(0), in_shard(1));
+    let dir = tempfile::tempdir().unwrap();
+    let moto = Moto::start();
+    let public_policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "AnyonePulls", "Effect": "Allow", "Principal": "*",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]
+    })
+    .to_string();
+    moto_op(
+        &moto,
+        &account_a,
+        &["create-repo", "stopped-shard", "owner=team-payments"],
+    );
+    moto_op(
+        &moto,
+        &account_a,
+        &["set-policy", "stopped-shard", &public_policy],
+    );
+    moto_op(
+        &moto,
+        &account_b,
+        &["create-repo", "healthy-shard", "owner=team-payments"],
+    );
+
+    let replica = |shard: u32| {
+        let sub = dir.path().join(format!("shard-{shard}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let config = moto.write_config(
+            &sub,
+            &format!(
+                "regions: [us-east-1]\naccounts:\n  discovery: static\n  static:\n    - id: \"{account_a}\"\n    - id: \"{account_b}\"\ntags:\n  required: [owner]\nscan:\n  interval: 2s\n  jitter: 0s\n  timeout: 30s\nsharding:\n  total_shards: 2\n  shard: {shard}\nstate:\n  path: {}\n",
+                sub.join("state.json").display()
+            ),
+        );
+        (sub, config)
+    };
+    let (dir_a, config_a) = replica(0);
+    let (dir_b, config_b) = replica(1);
+    let hook = Webhook::start();
+    let group_interval = format!("{}s", GROUP_INTERVAL.as_secs());
+    let mut am = Alertmanager::start(
+        dir.path(),
+        &alertmanager_config_with(&hook, &group_interval),
+    );
+    let exporter_a = Exporter::start(&moto, &config_a, &dir_a);
+    let port_a = exporter_a.port;
+    let mut exporter_b = Exporter::start(&moto, &config_b, &dir_b);
+    let mut prom = Prometheus::start_scraping(
+        dir.path(),
+        &[port_a, exporter_b.port],
+        &[repo_path("alerts/ecr-exposure.rules.yml")],
+        Some(am.port),
+    );
+    let api = prom.api();
+    let deliveries = |repository: &str, status: &str| -> usize {
+        ["/security-pager", "/team-payments"]
+            .iter()
+            .flat_map(|path| {
+                alerts_in(
+                    &hook.deliveries(),
+                    path,
+                    "EcrExposureRepositoryPublic",
+                    status,
+                )
+            })
+            .filter(|a| a["labels"]["repository"] == repository)
+            .count()
+    };
+    let firing_in_prometheus = |alertname: &str, label: &str, value: &str| {
+        !api.query(&format!(
+            "ALERTS{{alertname=\"{alertname}\", alertstate=\"firing\", {label}=\"{value}\"}}"
+        ))
+        .is_empty()
+    };
+
+    let mut exporter_a = exporter_a;
+    wait_until(
+        "shard A's public repository to page",
+        &mut [
+            &mut exporter_a.proc,
+            &mut exporter_b.proc,
+            &mut prom.proc,
+            &mut am.proc,
+        ],
+        || (deliveries("stopped-shard", "firing") > 0).then_some(()),
+    );
+
+    // Shard A stops.
+    drop(exporter_a);
+    wait_until(
+        "A's target unreported and its page resolved in Prometheus",
+        &mut [&mut exporter_b.proc, &mut prom.proc, &mut am.proc],
+        || {
+            (firing_in_prometheus("EcrExposureFindingsUnreported", "account_id", &account_a)
+                && !firing_in_prometheus(
+                    "EcrExposureRepositoryPublic",
+                    "repository",
+                    "stopped-shard",
+                ))
+            .then_some(())
+        },
+    );
+    assert!(
+        !firing_in_prometheus("EcrExposureFindingsUnreported", "account_id", &account_b),
+        "the healthy shard's target is reported"
+    );
+    let t0 = Instant::now();
+    moto_op(
+        &moto,
+        &account_b,
+        &["set-policy", "healthy-shard", &public_policy],
+    );
+    wait_until(
+        "shard B's new exposure to page while A is down",
+        &mut [&mut exporter_b.proc, &mut prom.proc, &mut am.proc],
+        || (deliveries("healthy-shard", "firing") > 0).then_some(()),
+    );
+    eprintln!(
+        "shard B paged {:?} after its policy changed, with A down",
+        t0.elapsed()
+    );
+    std::thread::sleep(window);
+    assert_eq!(
+        deliveries("stopped-shard", "resolved"),
+        0,
+        "the stopped shard's page was resolved though the repository is still public"
+    );
+
+    // Shard A comes back on the same address, with its state.
+    let mut exporter_a = Exporter::start_on(&moto, &config_a, &dir_a, port_a);
+    wait_until(
+        "A's page firing again in Prometheus and its target reported",
+        &mut [
+            &mut exporter_a.proc,
+            &mut exporter_b.proc,
+            &mut prom.proc,
+            &mut am.proc,
+        ],
+        || {
+            (firing_in_prometheus("EcrExposureRepositoryPublic", "repository", "stopped-shard")
+                && !firing_in_prometheus("EcrExposureFindingsUnreported", "account_id", &account_a))
+            .then_some(())
+        },
+    );
+    std::thread::sleep(window);
+    assert_eq!(
+        deliveries("stopped-shard", "resolved"),
+        0,
+        "a resolution was delivered when the shard came back"
+    );
+    // One page to each of its two receivers (security-pager and the owner's team), not a second.
+    assert_eq!(
+        deliveries("stopped-shard", "firing"),
+        2,
+        "the stopped shard's page was repeated when it came back"
+    );
+}
+
+/// Inhibition in the example configuration, on a real Alertmanager. One replica of a sharded job
+/// is down: EcrExposureExporterDown pages, EcrExposureFindingsUnreported names the target that
+/// replica scanned (account ACCOUNT in us-east-1) and goes to the null receiver only; that
+/// target's page is held back, while a target of a healthy shard (another account, and the same
+/// account in another region) and another job page. A failing scan holds back the staleness alert
+/// of the same target. Then no replica of the job is up (the unreported alert without
+/// `account_id`): every alert of the job is held back, the other job's is not.
+#[test]
+fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
+    const HEALTHY: &str = "210987654321";
     let dir = tempfile::tempdir().unwrap();
     let hook = Webhook::start();
     let mut am = Alertmanager::start(dir.path(), &alertmanager_config(&hook));
     let alert =
         |labels: Value| serde_json::json!({"labels": labels, "annotations": {"summary": "test"}});
-    let alerts = serde_json::json!([
+    let job = "ecr-exposure-exporter";
+    let public = |job: &str, account: &str, region: &str, repository: &str| {
+        alert(
+            serde_json::json!({"alertname": "EcrExposureRepositoryPublic",
+            "severity": "critical", "job": job, "account_id": account, "region": region,
+            "repository": repository, "access": "read", "owner_tag": "team-payments"}),
+        )
+    };
+    let sources = serde_json::json!([
         alert(
             serde_json::json!({"alertname": "EcrExposureExporterDown", "severity": "critical",
-            "job": "ecr-exposure-exporter", "instance": "127.0.0.1:9847"})
+            "job": job, "instance": "127.0.0.1:9847"})
         ),
         alert(
-            serde_json::json!({"alertname": "EcrExposureRepositoryPublic", "severity": "critical",
-            "job": "ecr-exposure-exporter", "account_id": ACCOUNT, "region": "us-east-1",
-            "repository": "held-back", "access": "read", "owner_tag": "team-payments"})
-        ),
-        alert(
-            serde_json::json!({"alertname": "EcrExposureRepositoryPublic", "severity": "critical",
-            "job": "other-exporter", "account_id": ACCOUNT, "region": "us-east-1",
-            "repository": "other-job", "access": "read", "owner_tag": "team-payments"})
+            serde_json::json!({"alertname": "EcrExposureFindingsUnreported", "severity": "none",
+            "job": job, "account_id": ACCOUNT, "region": "us-east-1"})
         ),
         alert(
             serde_json::json!({"alertname": "EcrExposureScanFailing", "severity": "warning",
             "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
         ),
+    ]);
+    let targets = serde_json::json!([
+        public(job, ACCOUNT, "us-east-1", "held-back"),
+        public(job, HEALTHY, "us-east-1", "healthy-shard"),
+        public(job, ACCOUNT, "eu-west-1", "other-region"),
+        public("other-exporter", ACCOUNT, "us-east-1", "other-job"),
         alert(
             serde_json::json!({"alertname": "EcrExposureScanStale", "severity": "warning",
             "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
         ),
     ]);
-    let state = |repository_or_name: &str| -> Option<String> {
+    let alerts = || -> Option<Vec<Value>> {
         let (_, body) = stack::http_get(am.port, "/api/v2/alerts")?;
-        let list: Value = serde_json::from_str(&body).ok()?;
-        list.as_array()?
+        serde_json::from_str::<Value>(&body)
+            .ok()?
+            .as_array()
+            .cloned()
+    };
+    // The state of the (first) alert with this repository or this alertname.
+    let state = |key: &str| -> Option<String> {
+        alerts()?
             .iter()
-            .find(|a| {
-                a["labels"]["repository"] == repository_or_name
-                    || a["labels"]["alertname"] == repository_or_name
-            })
+            .find(|a| a["labels"]["repository"] == key || a["labels"]["alertname"] == key)
             .and_then(|a| a["status"]["state"].as_str().map(String::from))
     };
-    // Inhibiting alerts first, as in production (ExporterDown needs 5 minutes of down):
-    // Alertmanager indexes inhibitors asynchronously, so a target in the same batch could pass.
-    let list = alerts.as_array().unwrap();
-    let sources = Value::Array(vec![list[0].clone(), list[3].clone()]);
-    let targets = Value::Array(vec![list[1].clone(), list[2].clone(), list[4].clone()]);
+    // Inhibiting alerts first, as in production (the unreported alert fires in the same rule
+    // evaluation as the series go stale, well before Alertmanager's group_interval): Alertmanager
+    // indexes inhibitors asynchronously, so a target in the same batch could pass.
     assert_eq!(
         stack::http_post_json(am.port, "/api/v2/alerts", &sources),
         Some(200)
@@ -377,8 +579,13 @@ fn exporter_down_inhibits_its_repository_pages() {
         "the inhibiting alerts to be active",
         &mut [&mut am.proc],
         || {
-            (state("EcrExposureExporterDown").as_deref() == Some("active")
-                && state("EcrExposureScanFailing").as_deref() == Some("active"))
+            [
+                "EcrExposureExporterDown",
+                "EcrExposureFindingsUnreported",
+                "EcrExposureScanFailing",
+            ]
+            .iter()
+            .all(|name| state(name).as_deref() == Some("active"))
             .then_some(())
         },
     );
@@ -394,11 +601,14 @@ fn exporter_down_inhibits_its_repository_pages() {
             && state("EcrExposureScanStale").as_deref() == Some("suppressed"))
         .then_some(())
     });
-    assert_eq!(state("other-job").as_deref(), Some("active"));
-    assert_eq!(state("EcrExposureScanFailing").as_deref(), Some("active"));
+    for free in ["healthy-shard", "other-region", "other-job"] {
+        assert_eq!(state(free).as_deref(), Some("active"), "{free}");
+    }
+    assert_eq!(state("EcrExposureExporterDown").as_deref(), Some("active"));
 
-    // Deliveries: the other job's page arrives, the held-back one never does.
-    wait_until("the other job's page", &mut [&mut am.proc], || {
+    // Deliveries: the healthy shard's, the other region's and the other job's pages arrive, and
+    // ExporterDown's; the held-back one never does, and the unreported alert only reaches null.
+    let paged = |repository: &str| {
         alerts_in(
             &hook.deliveries(),
             "/security-pager",
@@ -406,8 +616,15 @@ fn exporter_down_inhibits_its_repository_pages() {
             "firing",
         )
         .into_iter()
-        .find(|a| a["labels"]["repository"] == "other-job")
-    });
+        .find(|a| a["labels"]["repository"] == repository)
+    };
+    for repository in ["healthy-shard", "other-region", "other-job"] {
+        wait_until(
+            &format!("the page of {repository}"),
+            &mut [&mut am.proc],
+            || paged(repository),
+        );
+    }
     wait_until("the ExporterDown page", &mut [&mut am.proc], || {
         alerts_in(
             &hook.deliveries(),
@@ -418,16 +635,19 @@ fn exporter_down_inhibits_its_repository_pages() {
         .into_iter()
         .next()
     });
+    wait_until("the unreported alert at null", &mut [&mut am.proc], || {
+        alerts_in(
+            &hook.deliveries(),
+            "/null",
+            "EcrExposureFindingsUnreported",
+            "firing",
+        )
+        .into_iter()
+        .next()
+    });
     let delivered = hook.deliveries();
     assert!(
-        alerts_in(
-            &delivered,
-            "/security-pager",
-            "EcrExposureRepositoryPublic",
-            "firing"
-        )
-        .iter()
-        .all(|a| a["labels"]["repository"] != "held-back"),
+        paged("held-back").is_none(),
         "an inhibited page was delivered"
     );
     assert!(
@@ -439,4 +659,34 @@ fn exporter_down_inhibits_its_repository_pages() {
         )
         .is_empty()
     );
+    let unreported_elsewhere: Vec<&Delivery> = delivered
+        .iter()
+        .filter(|d| d.path != "/null")
+        .filter(|d| {
+            d.body["alerts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|a| a["labels"]["alertname"] == "EcrExposureFindingsUnreported")
+        })
+        .collect();
+    assert!(
+        unreported_elsewhere.is_empty(),
+        "the inhibition source was delivered: {unreported_elsewhere:?}"
+    );
+
+    // No replica of the job is up: everything of the job is held back, the other job is not.
+    let whole_job = serde_json::json!([alert(serde_json::json!({
+        "alertname": "EcrExposureFindingsUnreported", "severity": "none", "job": job}))]);
+    assert_eq!(
+        stack::http_post_json(am.port, "/api/v2/alerts", &whole_job),
+        Some(200)
+    );
+    wait_until("the whole job to be held back", &mut [&mut am.proc], || {
+        (state("healthy-shard").as_deref() == Some("suppressed")
+            && state("other-region").as_deref() == Some("suppressed"))
+        .then_some(())
+    });
+    assert_eq!(state("other-job").as_deref(), Some("active"));
+    assert_eq!(state("EcrExposureExporterDown").as_deref(), Some("active"));
 }

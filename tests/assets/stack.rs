@@ -170,7 +170,12 @@ pub struct Exporter {
 
 impl Exporter {
     pub fn start(moto: &Moto, config: &Path, dir: &Path) -> Exporter {
-        let port = free_port();
+        Exporter::start_on(moto, config, dir, free_port())
+    }
+
+    /// On a given port (a replica restarted where Prometheus already scrapes), logging to
+    /// `dir/exporter.log`.
+    pub fn start_on(moto: &Moto, config: &Path, dir: &Path, port: u16) -> Exporter {
         let mut cmd = moto.exporter();
         cmd.arg("--config.file")
             .arg(config)
@@ -194,7 +199,21 @@ impl Prometheus {
         rules: &[PathBuf],
         alertmanager_port: Option<u16>,
     ) -> Prometheus {
+        Prometheus::start_scraping(dir, &[exporter_port], rules, alertmanager_port)
+    }
+
+    /// Scraping several replicas of the job (one target each).
+    pub fn start_scraping(
+        dir: &Path,
+        exporter_ports: &[u16],
+        rules: &[PathBuf],
+        alertmanager_port: Option<u16>,
+    ) -> Prometheus {
         let port = free_port();
+        let targets: Vec<String> = exporter_ports
+            .iter()
+            .map(|p| format!("'127.0.0.1:{p}'"))
+            .collect();
         let rule_files: Vec<String> = rules
             .iter()
             .map(|r| format!("  - {}", r.display()))
@@ -203,8 +222,9 @@ impl Prometheus {
             .map(|p| format!("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['127.0.0.1:{p}']\n"))
             .unwrap_or_default();
         let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{alerting}rule_files:\n{}\nscrape_configs:\n  - job_name: ecr-exposure-exporter\n    static_configs:\n      - targets: ['127.0.0.1:{exporter_port}']\n",
-            rule_files.join("\n")
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{alerting}rule_files:\n{}\nscrape_configs:\n  - job_name: ecr-exposure-exporter\n    static_configs:\n      - targets: [{}]\n",
+            rule_files.join("\n"),
+            targets.join(", ")
         );
         let config_path = dir.join("prometheus.yml");
         std::fs::write(&config_path, config).unwrap();
