@@ -21,49 +21,30 @@ const READY: Duration = Duration::from_secs(90);
 /// only delays empty polls: a message ends a long poll at once).
 const SOON: Duration = Duration::from_secs(15);
 
-fn fixture(moto: &Moto, args: &[&str]) -> String {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/support/events_fixture.py"))
-        .args(["--endpoint", &moto.endpoint()])
-        .args(args)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("run events fixture");
-    assert!(
-        out.status.success(),
-        "events fixture {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// Queue, rule and repositories; the queue's URL.
 fn setup(moto: &Moto, queue: &str, repos: &[&str]) -> String {
     let mut args = vec!["setup", "--queue", queue];
     for r in repos {
         args.extend(["--repo", r]);
     }
-    let out: serde_json::Value = serde_json::from_str(&fixture(moto, &args)).unwrap();
+    let out: serde_json::Value = serde_json::from_str(&moto.events_fixture(&args)).unwrap();
     out["queue_url"].as_str().unwrap().to_string()
 }
 
 fn put_event(moto: &Moto, name: &str, repo: &str, account: &str) {
-    fixture(
-        moto,
-        &[
-            "put-event",
-            "--name",
-            name,
-            "--repo",
-            repo,
-            "--account",
-            account,
-        ],
-    );
+    moto.events_fixture(&[
+        "put-event",
+        "--name",
+        name,
+        "--repo",
+        repo,
+        "--account",
+        account,
+    ]);
 }
 
 fn depth(moto: &Moto, queue_url: &str) -> u64 {
-    fixture(moto, &["depth", "--queue-url", queue_url])
+    moto.events_fixture(&["depth", "--queue-url", queue_url])
         .parse()
         .unwrap()
 }
@@ -173,7 +154,7 @@ async fn a_repository_made_public_shows_within_seconds_of_its_event() {
     );
 
     // app is made public; its CloudTrail event goes through EventBridge into the queue.
-    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    moto.events_fixture(&["set-policy", "--repo", "app", "public"]);
     let sent = Instant::now();
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
     let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
@@ -226,17 +207,14 @@ async fn a_repository_made_public_shows_within_seconds_of_its_event() {
     .await;
 
     // A malformed body: counted, logged with its message id, deleted.
-    fixture(
-        &moto,
-        &["send-raw", "--queue-url", &queue, "--body", "not an event"],
-    );
+    moto.events_fixture(&["send-raw", "--queue-url", &queue, "--body", "not an event"]);
     wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         sample(b, "ecr_exposure_events_ignored_total{reason=\"malformed\"}") == 1.0
     })
     .await;
 
     // old is deleted; its (late) policy event finds it gone: its finding resolves, no error.
-    fixture(&moto, &["delete-repo", "--repo", "old"]);
+    moto.events_fixture(&["delete-repo", "--repo", "old"]);
     put_event(&moto, "SetRepositoryPolicy", "old", MGMT);
     let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         series(b, "ecr_exposure_repository_exposed", &exposed("old")).is_none()
@@ -257,8 +235,8 @@ async fn a_repository_made_public_shows_within_seconds_of_its_event() {
     );
     assert_eq!(sample(&body, SCANS), 1.0);
     // A registry policy letting another account replicate: the registry event rescans it.
-    fixture(&moto, &["registry-policy", "replicate"]);
-    fixture(&moto, &["put-event", "--name", "PutRegistryPolicy"]);
+    moto.events_fixture(&["registry-policy", "replicate"]);
+    moto.events_fixture(&["put-event", "--name", "PutRegistryPolicy"]);
     let registry = [
         ("account_id", MGMT),
         ("region", "us-east-1"),
@@ -269,8 +247,8 @@ async fn a_repository_made_public_shows_within_seconds_of_its_event() {
     })
     .await;
     assert_eq!(sample(&body, SCANS), 1.0);
-    fixture(&moto, &["registry-policy", "none"]);
-    fixture(&moto, &["put-event", "--name", "DeleteRegistryPolicy"]);
+    moto.events_fixture(&["registry-policy", "none"]);
+    moto.events_fixture(&["put-event", "--name", "DeleteRegistryPolicy"]);
     wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         series(b, "ecr_exposure_registry_exposed", &registry).is_none()
             && sample(
@@ -363,7 +341,7 @@ async fn with_the_s3_backend_a_rescan_writes_its_account_object_before_it_is_vis
         "app is private and tagged"
     );
 
-    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    moto.events_fixture(&["set-policy", "--repo", "app", "public"]);
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
     let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         series(b, "ecr_exposure_repository_exposed", &exposed("app")).is_some()
@@ -421,7 +399,7 @@ async fn sqs_errors_are_counted_and_retried_while_scans_go_on() {
     assert!(!body.contains("ecr_exposure_event_queue_last_receive_timestamp_seconds "));
     // The queue comes back: receives succeed again and events are acted on.
     control(&moto, "/_reset", serde_json::json!({})).await;
-    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    moto.events_fixture(&["set-policy", "--repo", "app", "public"]);
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
     wait_for(
         &client,
@@ -454,7 +432,7 @@ async fn kill_9_between_rescan_and_delete_redelivers_and_counts_nothing_twice() 
         serde_json::json!({"operation": "DeleteMessage", "error": "slow", "delay_ms": 120000, "count": 1}),
     )
     .await;
-    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    moto.events_fixture(&["set-policy", "--repo", "app", "public"]);
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
     let body = wait_for(&client, &exp.url("/metrics"), SOON, &exp, |_, b| {
         series(b, "ecr_exposure_repository_exposed", &exposed("app")).is_some()
@@ -541,7 +519,7 @@ async fn an_event_for_a_target_whose_scan_failed_rescans_the_whole_target() {
     assert_eq!(sample(&body, success), 0.0, "{body}");
     assert!(series(&body, "ecr_exposure_repository_exposed", &exposed("old")).is_none());
 
-    fixture(&moto, &["set-policy", "--repo", "app", "public"]);
+    moto.events_fixture(&["set-policy", "--repo", "app", "public"]);
     put_event(&moto, "SetRepositoryPolicy", "app", MGMT);
     // The whole target is read: app and old both show, and the target counts as scanned.
     // Wait for that whole state (a wrong one fails by timing out, with the log), then check

@@ -108,17 +108,8 @@ async fn metrics_match_the_golden_file() {
         seeded.status()
     );
     moto.seed("demo");
-    let queue = std::process::Command::new(python())
-        .arg(repo_root().join("tests/support/events_fixture.py"))
-        .args(["--endpoint", &moto.endpoint(), "setup", "--queue", "golden"])
-        .output()
-        .expect("create the event queue");
-    assert!(
-        queue.status.success(),
-        "{}",
-        String::from_utf8_lossy(&queue.stderr)
-    );
-    let queue: serde_json::Value = serde_json::from_slice(&queue.stdout).unwrap();
+    let queue: serde_json::Value =
+        serde_json::from_str(&moto.events_fixture(&["setup", "--queue", "golden"])).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),

@@ -104,17 +104,32 @@ impl Moto {
 
     /// Run the shared seeder (`demo` or `test` scenario).
     pub fn seed(&self, scenario: &str) {
+        self.run_helper("seed.py", &["--scenario", scenario]);
+    }
+
+    /// Run the event fixture (`tests/support/events_fixture.py ARGS...`: queue and rule,
+    /// policies, events); its output, trimmed.
+    pub fn events_fixture(&self, args: &[&str]) -> String {
+        let out = self.run_helper("events_fixture.py", args);
+        String::from_utf8_lossy(&out).trim().to_string()
+    }
+
+    /// Run `tests/support/<script> --endpoint <moto> ARGS...`; its stdout (fails the test on a
+    /// non-zero exit, with the script's stderr).
+    fn run_helper(&self, script: &str, args: &[&str]) -> Vec<u8> {
         let out = Command::new(python())
-            .arg(repo_root().join("tests/support/seed.py"))
-            .args(["--endpoint", &self.endpoint(), "--scenario", scenario])
+            .arg(repo_root().join("tests/support").join(script))
+            .args(["--endpoint", &self.endpoint()])
+            .args(args)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .output()
-            .expect("run seeder");
+            .unwrap_or_else(|e| panic!("run {script}: {e}"));
         assert!(
             out.status.success(),
-            "seeder failed: {}",
+            "{script} {args:?} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        out.stdout
     }
 
     /// Set a repository policy through boto3 (as account `account`).
