@@ -393,7 +393,7 @@ fn a_stopped_shard_neither_resolves_its_pages_nor_silences_the_other_shard() {
         dir.path(),
         &alertmanager_config_with(&hook, &group_interval),
     );
-    let exporter_a = Exporter::start(&moto, &config_a, &dir_a);
+    let mut exporter_a = Exporter::start(&moto, &config_a, &dir_a);
     let port_a = exporter_a.port;
     let mut exporter_b = Exporter::start(&moto, &config_b, &dir_b);
     let mut prom = Prometheus::start_scraping(
@@ -424,7 +424,6 @@ fn a_stopped_shard_neither_resolves_its_pages_nor_silences_the_other_shard() {
         .is_empty()
     };
 
-    let mut exporter_a = exporter_a;
     wait_until(
         "shard A's public repository to page",
         &mut [
@@ -608,15 +607,16 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
 
     // Deliveries: the healthy shard's, the other region's and the other job's pages arrive, and
     // ExporterDown's; the held-back one never does, and the unreported alert only reaches null.
+    // The first firing `alertname` delivered to `path` for which `pick` holds.
+    let firing_at = |path: &str, alertname: &str, pick: &dyn Fn(&Value) -> bool| {
+        alerts_in(&hook.deliveries(), path, alertname, "firing")
+            .into_iter()
+            .find(|a| pick(a))
+    };
     let paged = |repository: &str| {
-        alerts_in(
-            &hook.deliveries(),
-            "/security-pager",
-            "EcrExposureRepositoryPublic",
-            "firing",
-        )
-        .into_iter()
-        .find(|a| a["labels"]["repository"] == repository)
+        firing_at("/security-pager", "EcrExposureRepositoryPublic", &|a| {
+            a["labels"]["repository"] == repository
+        })
     };
     for repository in ["healthy-shard", "other-region", "other-job"] {
         wait_until(
@@ -626,24 +626,10 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
         );
     }
     wait_until("the ExporterDown page", &mut [&mut am.proc], || {
-        alerts_in(
-            &hook.deliveries(),
-            "/security-pager",
-            "EcrExposureExporterDown",
-            "firing",
-        )
-        .into_iter()
-        .next()
+        firing_at("/security-pager", "EcrExposureExporterDown", &|_| true)
     });
     wait_until("the unreported alert at null", &mut [&mut am.proc], || {
-        alerts_in(
-            &hook.deliveries(),
-            "/null",
-            "EcrExposureFindingsUnreported",
-            "firing",
-        )
-        .into_iter()
-        .next()
+        firing_at("/null", "EcrExposureFindingsUnreported", &|_| true)
     });
     let delivered = hook.deliveries();
     assert!(
