@@ -529,6 +529,13 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
             "repository": repository, "access": "read", "owner_tag": "team-payments"}),
         )
     };
+    // The per-account owner-tag ticket: no region label.
+    let missing_owner = |account: &str| {
+        alert(
+            serde_json::json!({"alertname": "EcrExposureRepositoryMissingOwnerTag",
+            "severity": "info", "job": job, "account_id": account}),
+        )
+    };
     let sources = serde_json::json!([
         alert(
             serde_json::json!({"alertname": "EcrExposureExporterDown", "severity": "critical",
@@ -548,6 +555,8 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
         public(job, HEALTHY, "us-east-1", "healthy-shard"),
         public(job, ACCOUNT, "eu-west-1", "other-region"),
         public("other-exporter", ACCOUNT, "us-east-1", "other-job"),
+        missing_owner(ACCOUNT),
+        missing_owner(HEALTHY),
         alert(
             serde_json::json!({"alertname": "EcrExposureScanStale", "severity": "warning",
             "job": "other-exporter", "account_id": ACCOUNT, "region": "eu-west-1"})
@@ -565,6 +574,16 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
         alerts()?
             .iter()
             .find(|a| a["labels"]["repository"] == key || a["labels"]["alertname"] == key)
+            .and_then(|a| a["status"]["state"].as_str().map(String::from))
+    };
+    // The state of the owner-tag ticket of `account`.
+    let ticket_state = |account: &str| -> Option<String> {
+        alerts()?
+            .iter()
+            .find(|a| {
+                a["labels"]["alertname"] == "EcrExposureRepositoryMissingOwnerTag"
+                    && a["labels"]["account_id"] == account
+            })
             .and_then(|a| a["status"]["state"].as_str().map(String::from))
     };
     // Inhibiting alerts first, as in production (the unreported alert fires in the same rule
@@ -597,12 +616,14 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
     );
     wait_until("inhibition to apply", &mut [&mut am.proc], || {
         (state("held-back").as_deref() == Some("suppressed")
-            && state("EcrExposureScanStale").as_deref() == Some("suppressed"))
+            && state("EcrExposureScanStale").as_deref() == Some("suppressed")
+            && ticket_state(ACCOUNT).as_deref() == Some("suppressed"))
         .then_some(())
     });
     for free in ["healthy-shard", "other-region", "other-job"] {
         assert_eq!(state(free).as_deref(), Some("active"), "{free}");
     }
+    assert_eq!(ticket_state(HEALTHY).as_deref(), Some("active"));
     assert_eq!(state("EcrExposureExporterDown").as_deref(), Some("active"));
 
     // Deliveries: the healthy shard's, the other region's and the other job's pages arrive, and
@@ -631,10 +652,24 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
     wait_until("the unreported alert at null", &mut [&mut am.proc], || {
         firing_at("/null", "EcrExposureFindingsUnreported", &|_| true)
     });
+    let ticket = |account: &str| {
+        firing_at(
+            "/platform-tickets",
+            "EcrExposureRepositoryMissingOwnerTag",
+            &|a| a["labels"]["account_id"] == account,
+        )
+    };
+    wait_until("the healthy account's ticket", &mut [&mut am.proc], || {
+        ticket(HEALTHY)
+    });
     let delivered = hook.deliveries();
     assert!(
         paged("held-back").is_none(),
         "an inhibited page was delivered"
+    );
+    assert!(
+        ticket(ACCOUNT).is_none(),
+        "the stopped replica's account ticket was delivered"
     );
     assert!(
         alerts_in(
