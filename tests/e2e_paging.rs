@@ -510,8 +510,9 @@ fn a_stopped_shard_neither_resolves_its_pages_nor_silences_the_other_shard() {
 /// is down: EcrExposureExporterDown pages, EcrExposureFindingsUnreported names the target that
 /// replica scanned (account ACCOUNT in us-east-1) and goes to the null receiver only; that
 /// target's page is held back, while a target of a healthy shard (another account, and the same
-/// account in another region) and another job page. A failing scan holds back the staleness alert
-/// of the same target. Then no replica of the job is up (the unreported alert without
+/// account in another region) and another job page; the per-account owner-tag ticket (no region
+/// label) is held back for that account only. A failing scan holds back the staleness alert of
+/// the same target. Then no replica of the job is up (the unreported alert without
 /// `account_id`): every alert of the job is held back, the other job's is not.
 #[test]
 fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
@@ -569,22 +570,23 @@ fn a_stopped_replica_holds_back_only_its_own_targets_pages() {
             .as_array()
             .cloned()
     };
-    // The state of the (first) alert with this repository or this alertname.
-    let state = |key: &str| -> Option<String> {
+    // The state of the first alert for which `pick` holds.
+    let state_of = |pick: &dyn Fn(&Value) -> bool| -> Option<String> {
         alerts()?
             .iter()
-            .find(|a| a["labels"]["repository"] == key || a["labels"]["alertname"] == key)
+            .find(|a| pick(a))
             .and_then(|a| a["status"]["state"].as_str().map(String::from))
     };
-    // The state of the owner-tag ticket of `account`.
-    let ticket_state = |account: &str| -> Option<String> {
-        alerts()?
-            .iter()
-            .find(|a| {
-                a["labels"]["alertname"] == "EcrExposureRepositoryMissingOwnerTag"
-                    && a["labels"]["account_id"] == account
-            })
-            .and_then(|a| a["status"]["state"].as_str().map(String::from))
+    // ... with this repository or this alertname.
+    let state = |key: &str| {
+        state_of(&|a| a["labels"]["repository"] == key || a["labels"]["alertname"] == key)
+    };
+    // ... the owner-tag ticket of `account`.
+    let ticket_state = |account: &str| {
+        state_of(&|a| {
+            a["labels"]["alertname"] == "EcrExposureRepositoryMissingOwnerTag"
+                && a["labels"]["account_id"] == account
+        })
     };
     // Inhibiting alerts first, as in production (the unreported alert fires in the same rule
     // evaluation as the series go stale, well before Alertmanager's group_interval): Alertmanager
